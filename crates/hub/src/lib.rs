@@ -1,0 +1,1 @@
+//! Model Hub (being written).
