@@ -1,1 +1,113 @@
-fn main() {}
+//! `ogn`: the one command users type.
+//!
+//! ```text
+//! ogn devnet                         a complete local network on an embedded default (local files only)
+//! ogn hub serve                      the Model Hub's HTTP API alone
+//! ogn model create|push|ls|show|pull|inspect
+//! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
+//! ```
+//! Every command prints for people by default and JSON with `--json`. Settings come from flags, then
+//! environment variables (`OGN_HUB_URL`, `OGN_PRIVATE_KEY`, `OGN_DATA_DIR`, `OGN_CONFIG`), then the config
+//! file (see [`config`]).
+
+mod config;
+mod infer;
+mod model;
+mod progress;
+mod reference;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+
+/// ogn: an open network for verified AI inference.
+#[derive(Debug, Parser)]
+#[command(name = "ogn", version, about)]
+struct Cli {
+    /// Config file (TOML). Default: ~/.config/ogn/config.toml when present.
+    #[arg(long, global = true, env = "OGN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Base URL of the hub / node.
+    #[arg(long = "hub", global = true, env = "OGN_HUB_URL")]
+    hub_url: Option<String>,
+    /// Hex private key that signs writes (default: dev account 0 of the dev mnemonic).
+    #[arg(long = "key", global = true, env = "OGN_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+    /// Local data directory (default: ~/.ogn).
+    #[arg(long, global = true, env = "OGN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a complete single-node network on local files: the Model Hub and inference on one HTTP port.
+    Devnet(serve::DevnetArgs),
+    /// The Model Hub server.
+    #[command(subcommand)]
+    Hub(serve::HubCommand),
+    /// Models in the hub: create repositories, push files, list, show, download, inspect.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Run a model on an input and print the outputs and the result id.
+    Infer(infer::InferArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OGN_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,ogn=info,ogn_hub=info")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(Overrides {
+        config: cli.config,
+        hub_url: cli.hub_url,
+        private_key: cli.private_key,
+        data_dir: cli.data_dir,
+    })?;
+    let json = cli.json;
+    match cli.command {
+        Command::Devnet(args) => serve::devnet(&settings, args).await,
+        Command::Hub(cmd) => serve::hub(&settings, cmd).await,
+        Command::Model(cmd) => model::run(&settings, cmd, json).await,
+        Command::Infer(args) => infer::run(&settings, args, json).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,108 @@
+//! `ogn infer`: run a model on an input, print its outputs and the result id.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ogn_runtime::{Runtime, RuntimeConfig};
+use ogn_types::{ModelCid, Tensor, TensorData, json, result_id};
+use serde_json::json;
+
+use crate::{config::Settings, model::fetch_model};
+
+/// Arguments of `ogn infer`.
+#[derive(Debug, Args)]
+pub(crate) struct InferArgs {
+    /// The model: a CID, name@version[/file], or a local .onnx file.
+    model: String,
+    /// Input tensors: a JSON file, `-` for stdin, or inline JSON such as '{"x": [[1, 2]]}'.
+    #[arg(short, long)]
+    input: String,
+    /// How many values of each output to print in text mode (all of them with --json).
+    #[arg(long, default_value_t = 8)]
+    show: usize,
+}
+
+/// One finished inference: what ran, on what, giving what.
+pub(crate) struct Inference {
+    pub(crate) model: ModelCid,
+    pub(crate) engine_id: String,
+    pub(crate) inputs: Vec<Tensor>,
+    pub(crate) outputs: Vec<Tensor>,
+}
+
+impl Inference {
+    /// The JSON every interface prints for an inference.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        json!({
+            "modelCid": self.model,
+            "engineId": self.engine_id,
+            "resultId": result_id(&self.model, &self.inputs, &self.outputs, &self.engine_id).to_string(),
+            "outputs": json::tensors_to_json(&self.outputs),
+        })
+    }
+}
+
+/// Runs `bytes` (the model `cid`) on `inputs` with `runtime`.
+pub(crate) fn infer_with(
+    runtime: &Runtime,
+    cid: ModelCid,
+    bytes: &[u8],
+    inputs: Vec<Tensor>,
+) -> Result<Inference> {
+    let model = runtime.load(&cid, bytes).with_context(|| format!("loading model {cid}"))?;
+    let outputs = runtime.run(&model, &inputs).with_context(|| format!("running model {cid}"))?;
+    Ok(Inference { model: cid, engine_id: runtime.engine_id().to_string(), inputs, outputs })
+}
+
+/// Reads `--input`: inline JSON when it starts with `{`, stdin for `-`, else a file.
+pub(crate) fn read_input(arg: &str) -> Result<Vec<Tensor>> {
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_string()
+    } else if arg == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading input from stdin")?
+    } else {
+        std::fs::read_to_string(Path::new(arg))
+            .with_context(|| format!("reading input file {arg}"))?
+    };
+    json::parse_input(&text).context("parsing the input")
+}
+
+pub(crate) async fn run(settings: &Settings, args: InferArgs, json_mode: bool) -> Result<()> {
+    let inputs = read_input(&args.input)?;
+    let (cid, bytes) = fetch_model(settings, &args.model).await?;
+    let inference = tokio::task::spawn_blocking(move || {
+        infer_with(&Runtime::new(RuntimeConfig::default()), cid, &bytes, inputs)
+    })
+    .await
+    .context("inference task")??;
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(&inference.to_json())?);
+        return Ok(());
+    }
+    println!("model   {}", inference.model);
+    println!("engine  {}", inference.engine_id);
+    for t in &inference.outputs {
+        println!("{}", describe(t, args.show));
+    }
+    let id =
+        result_id(&inference.model, &inference.inputs, &inference.outputs, &inference.engine_id);
+    println!("result  {id}");
+    Ok(())
+}
+
+/// `name dtype[shape] = [v0, v1, …]`, at most `show` values.
+fn describe(t: &Tensor, show: usize) -> String {
+    let values = json::tensor_to_json(t)["values"].as_array().cloned().unwrap_or_default();
+    let shown: Vec<String> = values.iter().take(show).map(ToString::to_string).collect();
+    let more = if values.len() > show {
+        format!(", … ({} values)", values.len())
+    } else {
+        String::new()
+    };
+    let kind = match &t.data {
+        TensorData::String(_) => "string".to_string(),
+        _ => t.dtype().to_string(),
+    };
+    format!("output  {} {}{:?} = [{}{}]", t.name, kind, t.shape, shown.join(", "), more)
+}

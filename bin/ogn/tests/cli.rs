@@ -1,0 +1,256 @@
+//! The `ogn` command end to end: a real devnet process on a free loopback port, real hub uploads of the
+//! PP-OCR models, and inference whose outputs are compared with onnxruntime's (from `scripts/fetch-fixtures`).
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+};
+
+use serde_json::Value;
+
+/// Largest difference accepted against onnxruntime: |ogn − ort| ≤ ABS + REL·|ort| (float models; see
+/// ogn-runtime's docs for why float results differ in the last bits).
+const ABS: f64 = 1e-4;
+const REL: f64 = 1e-3;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    let path = repo().join("fixtures").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-fixtures (or scripts/test)",
+        path.display()
+    );
+    path
+}
+
+/// A running `ogn devnet`, killed when dropped.
+struct Devnet {
+    child: Child,
+    url: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl Devnet {
+    fn start() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ogn"))
+            .args(["devnet", "--listen", "127.0.0.1:0", "--max-file-size", "20000000"])
+            .env("OGN_DATA_DIR", data_dir.path())
+            .env_remove("OGN_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ogn devnet");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("devnet exited before listening").unwrap();
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the devnet never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, url, data_dir }
+    }
+
+    fn ogn(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ogn"))
+            .args(args)
+            .env("OGN_HUB_URL", &self.url)
+            .env("OGN_DATA_DIR", self.data_dir.path().join("client"))
+            .env_remove("OGN_CONFIG")
+            .env_remove("OGN_PRIVATE_KEY")
+            .output()
+            .expect("run ogn")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.ogn(args);
+        assert!(
+            out.status.success(),
+            "ogn {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.ogn(args);
+        assert!(!out.status.success(), "ogn {args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// A reference tensor: name, shape, values.
+type RefTensor = (String, Vec<usize>, Vec<f32>);
+
+/// The reference input of `stem` as `ogn infer` JSON, and onnxruntime's outputs by name.
+fn reference(stem: &str) -> (Value, Vec<RefTensor>) {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(&format!("reference/{stem}.json"))).unwrap(),
+    )
+    .unwrap();
+    let dir = fixture("reference");
+    let tensor = |t: &Value| {
+        let shape: Vec<usize> = serde_json::from_value(t["shape"].clone()).unwrap();
+        (
+            t["name"].as_str().unwrap().to_string(),
+            shape,
+            read_f32(&dir.join(t["file"].as_str().unwrap())),
+        )
+    };
+    let mut input = serde_json::Map::new();
+    for t in manifest["inputs"].as_array().unwrap() {
+        let (name, shape, values) = tensor(t);
+        input.insert(name, serde_json::json!({ "shape": shape, "values": values }));
+    }
+    let outputs = manifest["outputs"].as_array().unwrap().iter().map(tensor).collect();
+    (Value::Object(input), outputs)
+}
+
+fn assert_close(result: &Value, expected: &[RefTensor]) {
+    for (name, shape, want) in expected {
+        let got = &result["outputs"][name];
+        assert_eq!(got["shape"], serde_json::json!(shape), "shape of {name}");
+        let values = got["values"].as_array().unwrap();
+        assert_eq!(values.len(), want.len());
+        let mut worst = 0.0f64;
+        for (g, w) in values.iter().zip(want) {
+            let (g, w) = (g.as_f64().unwrap(), f64::from(*w));
+            let excess = (g - w).abs() - (ABS + REL * w.abs());
+            worst = worst.max(excess);
+            assert!(excess <= 0.0, "{name}: ogn {g} vs onnxruntime {w}");
+        }
+    }
+}
+
+#[test]
+fn push_then_infer_matches_onnxruntime() {
+    let net = Devnet::start();
+    net.ok(&[
+        "model",
+        "create",
+        "ppocr-cls",
+        "--task",
+        "ocr",
+        "--license",
+        "Apache-2.0",
+        "--tag",
+        "ocr",
+    ]);
+    let model = fixture("models/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    let pushed = net.ok(&["--json", "model", "push", "ppocr-cls", model.to_str().unwrap()]);
+    let pushed: Value = serde_json::from_str(&pushed).unwrap();
+    assert_eq!(pushed["version"], "1.00");
+    let cid = pushed["files"][0]["ipfsCid"]
+        .as_str()
+        .or(pushed["files"][0]["cid"].as_str())
+        .unwrap()
+        .to_string();
+    assert_eq!(cid, ogn_types::ModelCid::for_bytes(&std::fs::read(&model).unwrap()).to_string());
+
+    let (input, expected) = reference("ch_ppocr_mobile_v2.0_cls_infer");
+    let input_file = net.data_dir.path().join("input.json");
+    std::fs::write(&input_file, serde_json::to_vec(&input).unwrap()).unwrap();
+
+    // By name@version and by CID: the same outputs and the same result id.
+    let by_name: Value = serde_json::from_str(&net.ok(&[
+        "--json",
+        "infer",
+        "ppocr-cls@1.00",
+        "--input",
+        input_file.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_close(&by_name, &expected);
+    let by_cid: Value = serde_json::from_str(&net.ok(&[
+        "--json",
+        "infer",
+        &cid,
+        "--input",
+        input_file.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(by_cid["resultId"], by_name["resultId"]);
+    assert_eq!(by_cid["outputs"], by_name["outputs"]);
+
+    // The devnet's own inference endpoint gives the same result.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let served: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v0/infer", net.url))
+            .json(&serde_json::json!({ "model": "ppocr-cls@1.00", "input": input }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(served["resultId"], by_name["resultId"], "{served}");
+
+    // Text mode names the outputs and the result id.
+    let text = net.ok(&["infer", &cid, "--input", input_file.to_str().unwrap()]);
+    assert!(text.contains(&format!("result  {}", by_name["resultId"].as_str().unwrap())), "{text}");
+
+    // Pull gives back the same bytes.
+    let pulled = net.data_dir.path().join("pulled.onnx");
+    net.ok(&["model", "pull", "ppocr-cls@1.00", "-o", pulled.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&pulled).unwrap(), std::fs::read(&model).unwrap());
+
+    // Show lists the version and its file.
+    let shown = net.ok(&["model", "show", "ppocr-cls"]);
+    assert!(shown.contains("1.00") && shown.contains(&cid), "{shown}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let net = Devnet::start();
+    net.ok(&["model", "create", "cls"]);
+    let not_onnx = net.data_dir.path().join("model.onnx");
+    std::fs::write(&not_onnx, b"definitely not a protobuf model").unwrap();
+    let err = net.fails(&["model", "push", "cls", not_onnx.to_str().unwrap()]);
+    assert!(err.contains("not a runnable ONNX model"), "{err}");
+    // Nothing was created: the check runs before any version exists.
+    let shown = net.ok(&["--json", "model", "show", "cls"]);
+    assert_eq!(serde_json::from_str::<Value>(&shown).unwrap()["versions"], serde_json::json!([]));
+
+    let model = fixture("models/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    net.ok(&["model", "push", "cls", model.to_str().unwrap()]);
+    let err = net.fails(&["infer", "cls@1.00", "--input", r#"{"x": [[1, 2, 3]]}"#]);
+    assert!(err.contains('x') && err.to_lowercase().contains("shape"), "{err}");
+    let err = net.fails(&["infer", "cls@1.00", "--input", r#"{"y": [1]}"#]);
+    assert!(err.contains("x"), "missing input should be named: {err}");
+    let err =
+        net.fails(&["infer", "cls@1.00", "--input", r#"{"x": [[[["a"]], [["b"]], [["c"]]]]}"#]);
+    assert!(err.contains("string"), "{err}");
+    let err = net.fails(&["infer", "cls@9.00", "--input", r#"{"x": [1]}"#]);
+    assert!(err.contains("9.00"), "{err}");
+    let err = net.fails(&["model", "create", "../etc"]);
+    assert!(err.contains("name"), "{err}");
+    // Someone else's key cannot add versions.
+    let other = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    let err = net.fails(&["--key", other, "model", "push", "cls", model.to_str().unwrap()]);
+    assert!(err.contains("403") || err.to_lowercase().contains("owner"), "{err}");
+}
