@@ -115,6 +115,7 @@ impl Runtime {
         } else {
             Executor::multithread_with_name(threads, "ogn-runtime")
         };
+        pin_process_knobs();
         let isa = tract_linalg::isa::native();
         let arch =
             isa.arch().map(|a| format!("{a:?}").to_lowercase()).unwrap_or_else(|| "none".into());
@@ -122,11 +123,6 @@ impl Runtime {
             "tract-{TRACT_VERSION};onnx;threads={threads};isa={arch}-{};plan=concrete-optimized",
             isa.nickname()
         );
-        // Knobs read outside plan building that change numerics: the lossy bf16 matrix kernel and the
-        // separable average pool (reassociates sums) are opt-in through the environment; keep them off.
-        for name in ["TRACT_AMX_BF16", "TRACT_AVGPOOL_SEPARABLE"] {
-            knobs::set_str(name, "false");
-        }
         Self {
             config: RuntimeConfig { threads, ..config },
             engine_id,
@@ -289,6 +285,26 @@ impl Runtime {
             .zip(&model.info.outputs)
             .map(|(value, info)| from_tract(value, &info.name, info.dtype))
             .collect()
+    }
+}
+
+/// Instruction-set features above AVX2+FMA, masked on x86_64 (see [`pin_process_knobs`]).
+#[cfg(target_arch = "x86_64")]
+const X86_MASKED_FEATURES: &str = "-avx512f,-avx512vnni,-avx512fp16,-avxvnni,-amx-int8,-amx-bf16";
+
+/// Process-wide knobs (tract reads them outside plan building), set as overrides that outrank `TRACT_*`
+/// environment variables:
+/// - on x86_64, kernels are chosen among the AVX2+FMA ones even on AVX-512 machines: every x86 CPU with
+///   AVX2+FMA then selects the same float kernels, and on the machine measured tract's AVX2 kernels are
+///   also faster than its AVX-512 ones (BENCHMARKS.md). tract
+///   probes the CPU once per process, so this must happen before its first use; the engine id reports the
+///   level actually in force.
+/// - the lossy bf16 matrix kernel and the separable average pool (reassociates sums) stay off.
+fn pin_process_knobs() {
+    #[cfg(target_arch = "x86_64")]
+    knobs::set_str("TRACT_CPU_ISA", X86_MASKED_FEATURES);
+    for name in ["TRACT_AMX_BF16", "TRACT_AVGPOOL_SEPARABLE"] {
+        knobs::set_str(name, "false");
     }
 }
 

@@ -7,8 +7,9 @@
 //! - [`Runtime::inspect`]: a model's inputs and outputs ([`ModelInfo`]) without preparing it.
 //! - [`Runtime::engine_id`]: the string recorded in receipts, e.g.
 //!   `tract-0.23.9;onnx;threads=1;isa=x86_64-fma;plan=concrete-optimized`.
-//! - [`RuntimeError`]: every refusal names its cause (missing input, wrong shape or type, unsupported operator
-//!   by name, model too large, not ONNX, corrupt, work limit).
+//! - [`Runtime::profile`]: time per operator kind, to see where inference time goes.
+//! - [`RuntimeError`]: every refusal names its cause (missing input, wrong shape or type, unsupported
+//!   operator by name, model too large, not ONNX, corrupt, work limit).
 //!
 //! ```text
 //!  bytes ──► size limit ──► CID check ──► protobuf decode ──► operator / external-data check
@@ -29,23 +30,32 @@
 //!   runtime. tract splits matrix products by output panels and row-parallel kernels by whole rows, never
 //!   inside one reduction, so the accumulation order of every output element is the same for any thread
 //!   count. The tests check bit-identical outputs for 1 and 2 threads on every fixture model.
-//! - **Kernels.** tract picks matrix kernels from the CPU's instruction set when the process starts
-//!   (`isa=` in the engine id: `fma` means AVX2+FMA, `avx512`, `neon`, …). Float kernels of different
-//!   families accumulate in different orders, so the family is part of the engine id. `TRACT_CPU_ISA` pins
-//!   it down to a common level across machines.
+//! - **Kernels.** tract picks matrix kernels from the CPU's instruction set once per process (`isa=` in
+//!   the engine id). Float kernels of different families accumulate in different orders, so the family is
+//!   part of the engine id. On x86_64 ogn caps the choice at AVX2+FMA (`isa=x86_64-fma`) even on AVX-512
+//!   machines: every x86 CPU with AVX2+FMA (Intel since 2013, AMD since 2015) then selects the same
+//!   float kernels, and tract's AVX2 kernels were also the faster ones here (BENCHMARKS.md). Other
+//!   architectures use their native level (`neon`, …).
+//! - **Knobs.** tract's `TRACT_*` tuning knobs cannot change results: the ones read while a plan is built
+//!   (convolution strategy, im2col thresholds) are entered at their defaults around plan building, and the
+//!   process-wide ones that change numerics (instruction-set level, bf16 matrix kernel, separable average
+//!   pool) are set as overrides, which outrank the environment.
 //! - **Plans.** Every inference runs a plan optimized for its concrete input shapes (symbols bound first,
 //!   then `into_optimized`): the same shapes always give the same plan, hence the same kernels and order.
 //!
 //! # Guarantees
-//! - **Float models** (f32): bit-identical outputs for the same model, inputs and engine id (repeated runs,
-//!   1 or 2 threads, any number of processes). Against onnxruntime they agree within float rounding, not
-//!   bit for bit: the fixture tests bound the difference (see `tests/reference.rs` for the numbers per
-//!   model). Re-execution of a float model must therefore be compared on the same engine id.
-//! - **Int8 models** (QuantizeLinear / QLinearMatMul / QLinearConv / DequantizeLinear): integer
-//!   accumulation is exact, so results do not depend on accumulation order and are identical for any
-//!   thread count and kernel family. Against onnxruntime the integer tensors agree except where a
-//!   requantization rounds a value lying within float rounding of a half step: `tests/reference.rs` measures
-//!   this on the fixtures and states what holds.
+//! - **Float models** (f32): bit-identical outputs for the same model, inputs and engine id: repeated
+//!   runs, 1 or 2 threads, any process on the same CPU kind (other x86 CPUs with AVX2+FMA select the same
+//!   kernels, but equality across CPU models is not yet tested). Against onnxruntime they agree within
+//!   float rounding, not bit for bit (fixtures: max difference 4e-5 on PP-OCR det's probability map, 8e-6
+//!   on rec, below 3e-6 elsewhere; the tests bound it at 5e-4 absolute and relative). Re-execution of a
+//!   float model is therefore compared on the same engine id, never against another engine.
+//! - **Int8 models** (QuantizeLinear / QLinearMatMul / QLinearConv / DequantizeLinear): the integer
+//!   products are exact, so results do not depend on accumulation order, thread count or kernel family.
+//!   Against onnxruntime both int8 fixtures are bit-identical (every output element). This is measured,
+//!   not guaranteed for every model: tract's QuantizeLinear multiplies by `1/scale` where onnxruntime
+//!   divides by `scale`; the two can differ in the last bit, and a value lying exactly on a rounding
+//!   boundary then quantizes one step apart.
 //!
 //! # Limits
 //! - `max_model_bytes`: larger files are refused before parsing ([`RuntimeError::ModelTooLarge`]).
