@@ -12,7 +12,7 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sol"))) {
 const input = {
   language: "Solidity",
   sources,
-  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } } },
+  settings: { optimizer: { enabled: true, runs: 200 }, viaIR: true, evmVersion: "cancun", outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } } },
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
 const errors = (output.errors || []).filter((e) => e.severity === "error");

@@ -16,7 +16,7 @@ import pytest
 DEV_KEYS = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdb365a",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
 ]
 INFERENCE_CONTRACT = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
 BUILD = Path(os.environ.get("COMPAT_BUILD", Path(__file__).parent / "build"))

@@ -2,7 +2,7 @@
 
 add.onnx is the model of OpenGradient's SDK example: num_output1 = num_input1 + num_input2 (float32), so
 {"num_input1": [1, 2, 3], "num_input2": 10} gives num_output1 = [11, 12, 13]. affine.onnx has one input, for
-the Solidity contract: x = [1, 2, 3, 4] gives y = [11.5, 0.5].
+the Solidity contract: x = [1, 2, 3, 4] gives y = [12.5, 0.5].
 """
 import sys
 from pathlib import Path

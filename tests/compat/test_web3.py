@@ -63,8 +63,8 @@ def test_contract_calls_the_inference_precompile(w3, devnet, models, contract_ar
     assert len(events) == 1
     ev = events[0]["args"]
     assert ev["outputName"] == "y" and ev["count"] == 2
-    # y[0] = 1 + 3 + 2*4 + 0.5 = 11.5
-    assert ev["firstValue"] / 10 ** ev["firstDecimals"] == 11.5
+    # y[0] = 1·1 + 2·0 + 3·1 + 4·2 + 0.5 = 12.5
+    assert ev["firstValue"] / 10 ** ev["firstDecimals"] == 12.5
     assert caller.functions.runs().call() == 1
 
     # The event is found by eth_getLogs, filtered by address and topic.
@@ -93,10 +93,17 @@ def test_bad_transactions_get_geth_errors(w3):
     account = Account.from_key(DEV_KEYS[1])
     tx = {"to": account.address, "value": 1, "gas": 21000, "gasPrice": w3.eth.gas_price,
           "nonce": 0, "chainId": w3.eth.chain_id}
-    # Nonce 0 was used by earlier transfers of this account or not: send twice to be sure.
-    w3.eth.send_raw_transaction(account.sign_transaction({**tx, "nonce": w3.eth.get_transaction_count(account.address)}).raw_transaction)
+    # Use nonce n, then try n again with a different transaction.
+    used = w3.eth.get_transaction_count(account.address)
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(account.sign_transaction({**tx, "nonce": used}).raw_transaction))
     with pytest.raises(Exception, match="nonce too low"):
-        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+        w3.eth.send_raw_transaction(account.sign_transaction({**tx, "nonce": used, "value": 2}).raw_transaction)
+    # The same signed bytes twice: the second is a replay.
+    raw = account.sign_transaction({**tx, "nonce": used + 1}).raw_transaction
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw))
+    with pytest.raises(Exception, match="nonce too low|already known"):
+        w3.eth.send_raw_transaction(raw)
     with pytest.raises(Exception, match="invalid chain id"):
         w3.eth.send_raw_transaction(account.sign_transaction({**tx, "chainId": 1, "nonce": w3.eth.get_transaction_count(account.address)}).raw_transaction)
     poor = Account.create()

@@ -1,15 +1,20 @@
 //! `ogn hub serve` and `ogn devnet`: the long-running processes.
 //!
-//! `ogn devnet` is the network on one machine with no external services: a Model Hub on local files and an
-//! inference endpoint, on one HTTP port (default 127.0.0.1:8545), with dev accounts from the dev mnemonic.
+//! `ogn devnet` is the whole network on one machine with no external services, the way anvil is for Ethereum:
+//! an EVM chain (ogn-chain) with OpenGradient's inference precompile, Ethereum JSON-RPC over HTTP and
+//! WebSocket plus REST (ogn-rpc), the Model Hub on local files (ogn-hub) and the model runtime (ogn-runtime), in
+//! one process, on one port (default 127.0.0.1:8545), with dev accounts from the dev mnemonic. Its state lives in
+//! `<data dir>/devnet` (or `--state-dir`): a restart resumes where it stopped; `--reset` starts from genesis.
 //!
 //! ```text
-//! POST /api/v0/infer   {"model": "<cid | name@version[/file]>", "input": {"x": [[…]]}}
-//!                      → {"modelCid", "engineId", "resultId", "outputs"}
-//! /api/v0/models…, /api/v0/blobs/{cid}   the hub API (see ogn_hub::api)
+//! POST /  (+ WebSocket)   Ethereum JSON-RPC: eth_*, net_*, web3_*, evm_mine, evm_increaseTime
+//! /api/v0/models…, /api/v0/blobs/{cid}                   the hub API (ogn_hub::api)
+//! POST /api/v0/infer      {"model": "<cid | name@version>", "input": {"x": [[…]]}} → outputs and result id
+//!                         (runs the model off-chain, as pre-execution would; nothing is recorded)
+//! GET  /v1/inference/{id}, /artela-network/artela-rollkit/inference/tx/{id}, /metrics   (ogn_rpc)
 //! ```
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use axum::{
@@ -20,13 +25,12 @@ use axum::{
     routing::post,
 };
 use clap::{Args, Subcommand};
-use futures::StreamExt;
-use ogn_hub::{Hub, HubConfig, Resolved};
+use ogn_chain::{Chain, ChainConfig, HubOracle, InferenceOracle, MiningMode};
+use ogn_hub::{Hub, HubConfig};
 use ogn_runtime::{Runtime, RuntimeConfig};
-use ogn_types::ModelCid;
 use serde::Deserialize;
 
-use crate::{config::Settings, infer::infer_with};
+use crate::{config::Settings, infer::Inference};
 
 /// Subcommands of `ogn hub`.
 #[derive(Debug, Subcommand)]
@@ -41,7 +45,7 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8545")]
     listen: SocketAddr,
-    /// Largest accepted file, in bytes.
+    /// Largest accepted model file, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     max_file_size: u64,
 }
@@ -51,12 +55,21 @@ pub(crate) struct ServeArgs {
 pub(crate) struct DevnetArgs {
     #[command(flatten)]
     serve: ServeArgs,
-    /// Keep the network's files here (default: a fresh temporary directory, removed at exit).
+    /// Keep the network's state here (default: <data dir>/devnet).
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// How many dev accounts to print.
+    /// Delete the state first and start again from genesis.
+    #[arg(long)]
+    reset: bool,
+    /// Chain id (EIP-155).
+    #[arg(long, default_value_t = ogn_chain::DEFAULT_CHAIN_ID)]
+    chain_id: u64,
+    /// Produce a block every this many seconds instead of one per transaction.
+    #[arg(long)]
+    block_time: Option<u64>,
+    /// How many dev accounts to print (10 are funded).
     #[arg(long, default_value_t = 3)]
-    accounts: u32,
+    accounts: usize,
 }
 
 pub(crate) async fn hub(settings: &Settings, cmd: HubCommand) -> Result<()> {
@@ -69,36 +82,71 @@ pub(crate) async fn hub(settings: &Settings, cmd: HubCommand) -> Result<()> {
     ogn_hub::api::serve(listener, hub, shutdown_signal()).await.context("serving the hub")
 }
 
-pub(crate) async fn devnet(_settings: &Settings, args: DevnetArgs) -> Result<()> {
-    let (_temp, dir) = match &args.state_dir {
-        Some(d) => (None, d.clone()),
-        None => {
-            let t = tempfile::Builder::new().prefix("ogn-devnet-").tempdir()?;
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
-    let hub = open_hub(&dir.join("hub"), &args.serve).await?;
-    let node = Arc::new(Node { hub: hub.clone(), runtime: Runtime::new(RuntimeConfig::default()) });
-    let app = ogn_hub::api::router(hub).merge(node_router(node.clone()));
-    let listener = bind(args.serve.listen).await?;
-    let addr = listener.local_addr()?;
-    println!("ogn devnet");
-    println!("  state      {}", dir.display());
-    println!("  engine     {}", node.runtime.engine_id());
-    println!("  mnemonic   {}", crate::config::DEV_MNEMONIC);
-    println!("  accounts (dev only, never use for real funds):");
-    for i in 0..args.accounts {
-        let signer = crate::config::dev_signer(i)?;
-        println!("    ({i}) {}  key 0x{}", signer.address(), alloy::hex::encode(signer.to_bytes()));
+pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> {
+    let dir = args.state_dir.clone().unwrap_or_else(|| settings.data_dir.join("devnet"));
+    if args.reset && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
-    println!("listening on http://{addr}");
+    let hub = open_hub(&dir.join("hub"), &args.serve).await?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()));
+    let oracle: Arc<dyn InferenceOracle> =
+        Arc::new(HubOracle::new(hub.clone(), runtime.clone(), tokio::runtime::Handle::current()));
+    let config = ChainConfig {
+        chain_id: args.chain_id,
+        data_dir: Some(dir.join("chain")),
+        mining: args
+            .block_time
+            .map_or(MiningMode::Auto, |s| MiningMode::Interval(Duration::from_secs(s))),
+        ..ChainConfig::default()
+    };
+    let chain_oracle = oracle.clone();
+    let chain = tokio::task::spawn_blocking(move || Chain::open(config, Some(chain_oracle)))
+        .await
+        .context("opening the chain")?
+        .with_context(|| format!("opening the chain in {}", dir.join("chain").display()))?;
+
+    let node = Arc::new(Node { oracle });
+    let app = ogn_rpc::router(chain.clone(), hub, &ogn_rpc::RpcConfig::default())
+        .merge(node_router(node));
+    let listener = bind(args.serve.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    print_banner(&chain, &dir, &url, runtime.engine_id(), args.accounts);
+    println!("listening on {url}");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the devnet")?;
-    println!("devnet stopped");
+    println!("devnet stopped at block {}", chain.block_number());
     Ok(())
+}
+
+fn print_banner(chain: &Chain, dir: &std::path::Path, url: &str, engine: &str, accounts: usize) {
+    let ws = url.replacen("http", "ws", 1);
+    println!("ogn devnet");
+    println!("  chain id      {}", chain.chain_id());
+    println!("  block         {} (state root {})", chain.block_number(), chain.state_root());
+    println!("  JSON-RPC      {url}  (WebSocket {ws})");
+    println!("  hub, REST     {url}/api/v0/models  {url}/v1/inference/{{id}}  {url}/metrics");
+    println!(
+        "  inference     precompile {}, hub contract {}",
+        ogn_chain::INFERENCE_PRECOMPILE,
+        chain.config().inference_hub
+    );
+    println!("  engine        {engine}");
+    println!("  state         {}", dir.display());
+    println!("  mnemonic      {}", crate::config::DEV_MNEMONIC);
+    println!("  dev accounts (public test keys, never for real funds):");
+    for (i, account) in chain.dev_accounts().iter().take(accounts).enumerate() {
+        println!("    ({i}) {}  key {}", account.address, account.private_key);
+    }
+    println!("  try:");
+    println!("    ogn --hub {url} model create my-model");
+    println!("    ogn --hub {url} model push my-model model.onnx");
+    println!("    ogn --hub {url} infer my-model@1.00 --input '{{\"x\": [[1, 2, 3]]}}'");
+    println!(
+        "    curl -s {url} -H 'content-type: application/json' \
+         -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\",\"params\":[]}}'"
+    );
 }
 
 async fn open_hub(dir: &std::path::Path, args: &ServeArgs) -> Result<Arc<Hub>> {
@@ -134,8 +182,7 @@ async fn shutdown_signal() {
 
 /// What the devnet's inference endpoint needs.
 struct Node {
-    hub: Arc<Hub>,
-    runtime: Runtime,
+    oracle: Arc<dyn InferenceOracle>,
 }
 
 /// Body of `POST /api/v0/infer`.
@@ -164,59 +211,19 @@ async fn infer_handler(
         Ok(t) => t,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("input: {e}")),
     };
-    let cid = match resolve_model(&node.hub, &request.model).await {
-        Ok(cid) => cid,
-        Err((status, e)) => return error(status, e),
-    };
-    let bytes = match read_blob(&node.hub, &cid).await {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
-    };
-    let worker = node.clone();
-    let result =
-        tokio::task::spawn_blocking(move || infer_with(&worker.runtime, cid, &bytes, inputs)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let out = node.oracle.run(&request.model, &inputs)?;
+        Ok::<_, String>(Inference {
+            model: out.model_cid,
+            engine_id: out.engine_id,
+            inputs,
+            outputs: out.outputs,
+        })
+    })
+    .await;
     match result {
         Ok(Ok(inference)) => Json(inference.to_json()).into_response(),
-        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),
+        Ok(Err(reason)) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
-}
-
-async fn resolve_model(hub: &Hub, reference: &str) -> Result<ModelCid, (StatusCode, String)> {
-    let not_found = |e: String| (StatusCode::NOT_FOUND, e);
-    let (name_version, file) = match reference.split_once('/') {
-        Some((nv, f)) => (nv, Some(f)),
-        None => (reference, None),
-    };
-    match hub.resolve(name_version).await.map_err(|e| not_found(e.to_string()))? {
-        Resolved::Blob { cid, .. } => Ok(cid),
-        Resolved::Version { name, version, files } => {
-            let onnx: Vec<_> = files
-                .iter()
-                .filter(|f| file.map_or(f.filename.ends_with(".onnx"), |want| f.filename == want))
-                .collect();
-            match onnx.as_slice() {
-                [one] => Ok(one.cid),
-                [] => Err(not_found(format!("{name}@{version} has no such model file"))),
-                _ => Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "{name}@{version} has several .onnx files; name one as {name}@{version}/<file>"
-                    ),
-                )),
-            }
-        }
-    }
-}
-
-/// A whole blob, checked against its CID.
-async fn read_blob(hub: &Hub, cid: &ModelCid) -> Result<Vec<u8>> {
-    let size = hub.blobs().size(cid).await?.with_context(|| format!("blob {cid} is not stored"))?;
-    let mut stream = hub.blobs().read_unverified(cid, 0..size).await?;
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk?);
-    }
-    anyhow::ensure!(cid.matches(&bytes), "stored blob {cid} no longer matches its CID");
-    Ok(bytes)
 }

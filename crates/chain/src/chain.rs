@@ -1,0 +1,1589 @@
+//! The [`Chain`] handle: transaction intake (validation, pre-execution), block production, queries.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    consensus::{
+        EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
+        SignableTransaction, Transaction as _, TxEnvelope, TxType,
+        proofs::{calculate_receipt_root, calculate_transaction_root},
+        transaction::{Recovered, SignerRecoverable},
+    },
+    eips::{
+        BlockId, BlockNumberOrTag,
+        eip1559::{BaseFeeParams, calc_next_block_base_fee},
+        eip2718::Decodable2718,
+    },
+    network::TxSignerSync,
+    primitives::{Address, B256, Bloom, Bytes, Signature, TxKind, U256, keccak256},
+    rpc::types::{
+        Block, BlockTransactions, FeeHistory, Filter, FilterBlockOption, Log as RpcLog,
+        Transaction as RpcTransaction, TransactionReceipt, TransactionRequest,
+    },
+    signers::{
+        SignerSync,
+        local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
+    },
+};
+use parking_lot::{Mutex, RwLock};
+use revm::{
+    DatabaseCommit,
+    context::{
+        TxEnv,
+        result::{EVMError, ExecutionResult, InvalidTransaction},
+    },
+    database::{Cache, CacheDB},
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    block::{BlockProposal, ChainBlock, ExecutedBlock, StoredReceipt, encode_tx},
+    config::{ChainConfig, MiningMode},
+    error::{CallError, ChainError, TxError},
+    evm::{BlockCtx, Checks, transact, tx_env},
+    inference::{INFERENCE_PRECOMPILE, InferenceRecord, Session, Source, records_root},
+    oracle::InferenceOracle,
+    state::{StateDiff, WorldState},
+    store::{META_CHAIN_ID, META_TIME_OFFSET, Store},
+};
+
+/// Largest block range one [`Chain::logs`] query may span.
+pub const MAX_LOG_RANGE: u64 = 10_000;
+/// Most logs one [`Chain::logs`] query returns.
+pub const MAX_LOGS: usize = 10_000;
+/// Gas limit of `eth_call` / `eth_estimateGas` when the request names none (EIP-7825's cap, 2^24).
+pub const CALL_GAS_CAP: u64 = 1 << 24;
+/// Priority fee suggested by [`Chain::max_priority_fee`] (1 gwei).
+pub const SUGGESTED_TIP: u128 = 1_000_000_000;
+
+/// A funded development account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevAccount {
+    /// Its address.
+    pub address: Address,
+    /// Its private key.
+    pub private_key: B256,
+}
+
+/// An inference record with where it was included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferenceEntry {
+    /// The record.
+    pub record: InferenceRecord,
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: B256,
+    /// Transaction hash.
+    pub tx_hash: B256,
+    /// Transaction index in the block.
+    pub tx_index: u64,
+}
+
+/// A handle to the chain. Cheap to clone; all methods are synchronous (they may block on disk or, for
+/// `send_*` with inference, on a model run), so call them from blocking threads.
+#[derive(Clone)]
+pub struct Chain {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("chain_id", &self.inner.config.chain_id)
+            .field("head", &self.block_number())
+            .finish()
+    }
+}
+
+struct Core {
+    world: WorldState,
+    head: Header,
+    head_hash: B256,
+}
+
+#[derive(Default)]
+struct Pool {
+    txs: Vec<PendingTx>,
+    cache: Cache,
+    nonces: HashMap<Address, u64>,
+    known: HashSet<B256>,
+}
+
+#[derive(Clone)]
+struct PendingTx {
+    tx: TxEnvelope,
+    raw: Bytes,
+    sender: Address,
+    hash: B256,
+    records: Vec<InferenceRecord>,
+}
+
+struct Inner {
+    config: ChainConfig,
+    store: Store,
+    core: RwLock<Core>,
+    pool: Mutex<Pool>,
+    mine_lock: Mutex<()>,
+    oracle: Option<Arc<dyn InferenceOracle>>,
+    dev: Vec<PrivateKeySigner>,
+    time_offset: AtomicU64,
+    heads: broadcast::Sender<alloy::rpc::types::Header>,
+    logs: broadcast::Sender<RpcLog>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+fn rpc_header(header: &Header, hash: B256, size: usize) -> alloy::rpc::types::Header {
+    alloy::rpc::types::Header {
+        hash,
+        inner: header.clone(),
+        total_difficulty: Some(U256::ZERO),
+        size: Some(U256::from(size)),
+    }
+}
+
+fn map_invalid(
+    e: &InvalidTransaction,
+    chain_id: u64,
+    tx: Option<&TxEnvelope>,
+    sender: Address,
+) -> TxError {
+    match e {
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            TxError::NonceTooLow { next: *state, tx: *tx }
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            TxError::NonceTooHigh { next: *state, tx: *tx }
+        }
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            TxError::InsufficientFunds { address: sender, have: **balance, want: **fee }
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => TxError::Underpriced {
+            fee_cap: tx.map(|t| t.max_fee_per_gas()).unwrap_or_default(),
+            base_fee: 0,
+        },
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            TxError::IntrinsicGasTooLow { gas: *gas_limit, needed: *initial_gas }
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit { gas_floor, gas_limit } => {
+            TxError::IntrinsicGasTooLow { gas: *gas_limit, needed: *gas_floor }
+        }
+        InvalidTransaction::CallerGasLimitMoreThanBlock => TxError::GasLimitExceeded,
+        InvalidTransaction::InvalidChainId => TxError::WrongChainId {
+            have: tx.and_then(|t| t.chain_id()).unwrap_or_default(),
+            want: chain_id,
+        },
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => TxError::TipAboveFeeCap,
+        other => TxError::Invalid(other.to_string()),
+    }
+}
+
+/// Decodes an EIP-2718 transaction of at most `max_bytes` bytes, with no trailing bytes.
+pub fn decode_transaction(raw: &[u8], max_bytes: usize) -> Result<TxEnvelope, TxError> {
+    if raw.len() > max_bytes {
+        return Err(TxError::Oversized { size: raw.len(), limit: max_bytes });
+    }
+    let mut buf = raw;
+    let tx = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Decode(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(TxError::Decode(format!("{} trailing bytes", buf.len())));
+    }
+    Ok(tx)
+}
+
+/// Decodes `Error(string)` / `Panic(uint256)` revert data.
+pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
+    alloy::sol_types::decode_revert_reason(data)
+        .map(|r| r.strip_prefix("revert: ").map(str::to_string).unwrap_or(r))
+}
+
+/// Result of executing transactions on top of a state.
+struct RunOutcome {
+    included: Vec<PendingTx>,
+    receipts: Vec<StoredReceipt>,
+    diff: StateDiff,
+    gas_used: u64,
+    /// Transactions left out: (transaction, reason, whether it stays in the pool).
+    dropped: Vec<(PendingTx, String, bool)>,
+}
+
+impl Chain {
+    /// Opens the chain stored under `config.data_dir` (creating genesis when empty), or an in-memory
+    /// chain. `oracle` runs models during pre-execution; without one, inference calls revert (blocks that
+    /// carry records still execute: replay needs no oracle).
+    pub fn open(
+        config: ChainConfig,
+        oracle: Option<Arc<dyn InferenceOracle>>,
+    ) -> Result<Self, ChainError> {
+        let path = match &config.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ChainError::Storage(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                Some(dir.join("chain.redb"))
+            }
+            None => None,
+        };
+        let store = Store::open(path.as_deref())?;
+        let mut dev = Vec::with_capacity(config.dev_accounts);
+        for i in 0..config.dev_accounts {
+            let signer = MnemonicBuilder::<English>::default()
+                .phrase(config.dev_mnemonic.as_str())
+                .index(i as u32)
+                .and_then(|b| b.build())
+                .map_err(|e| ChainError::Config(format!("dev mnemonic: {e}")))?;
+            dev.push(signer);
+        }
+        let core = match store.head()? {
+            None => Self::genesis(&config, &store, &dev)?,
+            Some(head) => {
+                let stored_id = store
+                    .meta(META_CHAIN_ID)?
+                    .map(|v| u64::from_be_bytes(v.try_into().unwrap_or_default()));
+                if stored_id != Some(config.chain_id) {
+                    return Err(ChainError::Config(format!(
+                        "the data directory holds chain id {} but {} was configured",
+                        stored_id.unwrap_or_default(),
+                        config.chain_id
+                    )));
+                }
+                let block = store
+                    .block(head)?
+                    .ok_or_else(|| ChainError::Corrupt(format!("head block {head} missing")))?;
+                let mut world = store.load_state()?;
+                let root = world.root();
+                if root != block.header.state_root {
+                    return Err(ChainError::Corrupt(format!(
+                        "state root {root} does not match block {head}'s {}",
+                        block.header.state_root
+                    )));
+                }
+                for n in head.saturating_sub(255)..=head {
+                    if let Some(b) = store.block(n)? {
+                        world.block_hashes.insert(n, b.hash);
+                    }
+                }
+                Core { world, head: block.header, head_hash: block.hash }
+            }
+        };
+        let offset = store
+            .meta(META_TIME_OFFSET)?
+            .map(|v| u64::from_be_bytes(v.try_into().unwrap_or_default()))
+            .unwrap_or_default();
+        let (heads, _) = broadcast::channel(1024);
+        let (logs, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            core: RwLock::new(core),
+            pool: Mutex::new(Pool::default()),
+            mine_lock: Mutex::new(()),
+            oracle,
+            dev,
+            time_offset: AtomicU64::new(offset),
+            heads,
+            logs,
+        });
+        if let MiningMode::Interval(every) = inner.config.mining {
+            let weak: Weak<Inner> = Arc::downgrade(&inner);
+            std::thread::Builder::new()
+                .name("ogn-chain-miner".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(every);
+                        let Some(inner) = weak.upgrade() else { break };
+                        if let Err(e) = (Chain { inner }).mine(1) {
+                            tracing::error!(error = %e, "interval block production failed");
+                        }
+                    }
+                })
+                .map_err(|e| ChainError::Config(format!("cannot start the block timer: {e}")))?;
+        }
+        Ok(Self { inner })
+    }
+
+    fn genesis(
+        config: &ChainConfig,
+        store: &Store,
+        dev: &[PrivateKeySigner],
+    ) -> Result<Core, ChainError> {
+        let mut world = WorldState::default();
+        for signer in dev {
+            world.put_genesis(signer.address(), config.dev_balance, None);
+        }
+        // One `INVALID` byte of code at the inference addresses, so `extcodesize` checks pass; calls
+        // never reach it (the precompile handles them).
+        for address in [INFERENCE_PRECOMPILE, config.inference_hub] {
+            world.put_genesis(address, U256::ZERO, Some(Bytes::from_static(&[0xfe])));
+        }
+        let header = Header {
+            parent_hash: B256::ZERO,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            state_root: world.root(),
+            transactions_root: alloy::trie::EMPTY_ROOT_HASH,
+            receipts_root: alloy::trie::EMPTY_ROOT_HASH,
+            number: 0,
+            gas_limit: config.block_gas_limit,
+            timestamp: config.genesis_timestamp.unwrap_or_else(now),
+            extra_data: records_root(&[]).0.to_vec().into(),
+            mix_hash: keccak256(B256::ZERO),
+            base_fee_per_gas: Some(config.min_base_fee),
+            ..Default::default()
+        };
+        let hash = header.hash_slow();
+        let block = ChainBlock {
+            header: header.clone(),
+            hash,
+            transactions: vec![],
+            senders: vec![],
+            tx_hashes: vec![],
+            inference: vec![],
+            receipts: vec![],
+        };
+        let changed = world.accounts.iter().map(|(a, acc)| (*a, Some(acc.clone()))).collect();
+        let codes = world.codes.iter().map(|(h, c)| (*h, c.original_bytes())).collect();
+        store.commit_block(
+            &block,
+            &changed,
+            &[],
+            &[],
+            &codes,
+            &[(META_CHAIN_ID, config.chain_id.to_be_bytes().to_vec())],
+        )?;
+        world.block_hashes.insert(0, hash);
+        Ok(Core { world, head: header, head_hash: hash })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ChainConfig {
+        &self.inner.config
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.config.chain_id
+    }
+
+    /// Number of the latest block.
+    pub fn block_number(&self) -> u64 {
+        self.inner.core.read().head.number
+    }
+
+    /// The latest block's header and hash.
+    pub fn head(&self) -> (Header, B256) {
+        let core = self.inner.core.read();
+        (core.head.clone(), core.head_hash)
+    }
+
+    /// The state root of the latest block.
+    pub fn state_root(&self) -> B256 {
+        self.inner.core.read().head.state_root
+    }
+
+    /// The funded dev accounts with their keys.
+    pub fn dev_accounts(&self) -> Vec<DevAccount> {
+        self.inner
+            .dev
+            .iter()
+            .map(|s| DevAccount {
+                address: s.address(),
+                private_key: B256::from_slice(&s.to_bytes()[..]),
+            })
+            .collect()
+    }
+
+    /// Addresses of the dev accounts (`eth_accounts`).
+    pub fn accounts(&self) -> Vec<Address> {
+        self.inner.dev.iter().map(|s| s.address()).collect()
+    }
+
+    fn check_state_block(&self, block: BlockId, head: u64) -> Result<(), ChainError> {
+        match block {
+            BlockId::Number(BlockNumberOrTag::Number(n)) if n != head => {
+                if n > head {
+                    Err(ChainError::BlockNotFound(n.to_string()))
+                } else {
+                    Err(ChainError::HistoricalState { requested: n, head })
+                }
+            }
+            BlockId::Number(BlockNumberOrTag::Earliest) if head != 0 => {
+                Err(ChainError::HistoricalState { requested: 0, head })
+            }
+            BlockId::Hash(h) => {
+                let n = self
+                    .inner
+                    .store
+                    .block_number(&h.block_hash)?
+                    .ok_or_else(|| ChainError::BlockNotFound(h.block_hash.to_string()))?;
+                if n != head {
+                    return Err(ChainError::HistoricalState { requested: n, head });
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn is_pending(block: BlockId) -> bool {
+        matches!(block, BlockId::Number(BlockNumberOrTag::Pending))
+    }
+
+    /// Balance of `address` at `block` (latest / pending / the head's number or hash).
+    pub fn balance(&self, address: Address, block: BlockId) -> Result<U256, ChainError> {
+        if Self::is_pending(block) {
+            let pool = self.inner.pool.lock();
+            if let Some(acc) = pool.cache.accounts.get(&address) {
+                return Ok(acc.info.balance);
+            }
+        }
+        let core = self.inner.core.read();
+        self.check_state_block(block, core.head.number)?;
+        Ok(core.world.balance(&address))
+    }
+
+    /// Nonce of `address`; with `pending`, counting accepted transactions not yet in a block.
+    pub fn nonce(&self, address: Address, block: BlockId) -> Result<u64, ChainError> {
+        if Self::is_pending(block) {
+            let pool = self.inner.pool.lock();
+            if let Some(n) = pool.nonces.get(&address) {
+                return Ok(*n);
+            }
+        }
+        let core = self.inner.core.read();
+        self.check_state_block(block, core.head.number)?;
+        Ok(core.world.nonce(&address))
+    }
+
+    /// Code of `address`.
+    pub fn code(&self, address: Address, block: BlockId) -> Result<Bytes, ChainError> {
+        let core = self.inner.core.read();
+        self.check_state_block(block, core.head.number)?;
+        Ok(core.world.code(&address))
+    }
+
+    /// Storage slot `slot` of `address`.
+    pub fn storage(
+        &self,
+        address: Address,
+        slot: U256,
+        block: BlockId,
+    ) -> Result<B256, ChainError> {
+        let core = self.inner.core.read();
+        self.check_state_block(block, core.head.number)?;
+        Ok(B256::from(core.world.storage(&address, slot)))
+    }
+
+    /// Base fee of the next block.
+    pub fn next_base_fee(&self) -> u64 {
+        let core = self.inner.core.read();
+        self.base_fee_after(&core.head)
+    }
+
+    fn base_fee_after(&self, parent: &Header) -> u64 {
+        let next = calc_next_block_base_fee(
+            parent.gas_used,
+            parent.gas_limit,
+            parent.base_fee_per_gas.unwrap_or(self.inner.config.min_base_fee),
+            BaseFeeParams::ethereum(),
+        );
+        next.max(self.inner.config.min_base_fee)
+    }
+
+    /// `eth_gasPrice`: the next base fee plus [`SUGGESTED_TIP`].
+    pub fn gas_price(&self) -> u128 {
+        u128::from(self.next_base_fee()) + SUGGESTED_TIP
+    }
+
+    /// `eth_maxPriorityFeePerGas`.
+    pub fn max_priority_fee(&self) -> u128 {
+        SUGGESTED_TIP
+    }
+
+    fn block_ctx(&self, parent: &Header, parent_hash: B256, timestamp: u64) -> BlockCtx {
+        BlockCtx {
+            number: parent.number + 1,
+            timestamp,
+            gas_limit: self.inner.config.block_gas_limit,
+            base_fee: self.base_fee_after(parent),
+            prevrandao: keccak256(parent_hash),
+        }
+    }
+
+    fn next_timestamp(&self, parent: &Header) -> u64 {
+        (now() + self.inner.time_offset.load(Ordering::SeqCst)).max(parent.timestamp)
+    }
+
+    /// Moves the clock of future blocks forward by `secs` (`evm_increaseTime`); returns the total offset.
+    pub fn increase_time(&self, secs: u64) -> Result<u64, ChainError> {
+        let total = self.inner.time_offset.fetch_add(secs, Ordering::SeqCst).saturating_add(secs);
+        self.inner.store.set_meta(META_TIME_OFFSET, &total.to_be_bytes())?;
+        Ok(total)
+    }
+
+    // ----- transaction intake -----
+
+    /// Decodes, checks, pre-executes and accepts a signed transaction; with [`MiningMode::Auto`] returns
+    /// after the block holding it is committed.
+    pub fn send_raw_transaction(&self, raw: &[u8]) -> Result<B256, TxError> {
+        let tx = decode_transaction(raw, self.inner.config.max_tx_bytes)?;
+        self.submit(tx, Bytes::copy_from_slice(raw))
+    }
+
+    /// Signs `request` with the dev key of its `from` and submits it (`eth_sendTransaction`). Missing
+    /// fields are filled: nonce (pending), gas (estimated), fees (EIP-1559 unless `gasPrice` is given),
+    /// chain id.
+    pub fn send_transaction(&self, request: TransactionRequest) -> Result<B256, TxError> {
+        let from = request.from.ok_or_else(|| TxError::InvalidRequest("missing from".into()))?;
+        let signer = self
+            .inner
+            .dev
+            .iter()
+            .find(|s| s.address() == from)
+            .ok_or(TxError::UnknownAccount(from))?
+            .clone();
+        let mut request = request;
+        if request.nonce.is_none() {
+            let n = self
+                .nonce(from, BlockId::pending())
+                .map_err(|e| TxError::Internal(e.to_string()))?;
+            request.nonce = Some(n);
+        }
+        request.chain_id = Some(self.chain_id());
+        if request.gas.is_none() {
+            let gas = self.estimate_gas(&request, BlockId::pending()).map_err(|e| match e {
+                CallError::Invalid(t) => t,
+                other => TxError::Invalid(other.to_string()),
+            })?;
+            request.gas = Some(gas);
+        }
+        if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
+            let base = u128::from(self.next_base_fee());
+            request.max_fee_per_gas = Some(2 * base + SUGGESTED_TIP);
+            request.max_priority_fee_per_gas = Some(SUGGESTED_TIP);
+        } else if request.max_fee_per_gas.is_some() && request.max_priority_fee_per_gas.is_none() {
+            request.max_priority_fee_per_gas =
+                Some(SUGGESTED_TIP.min(request.max_fee_per_gas.unwrap_or_default()));
+        }
+        if request.to.is_none() {
+            request.to = Some(TxKind::Create);
+        }
+        let typed = request
+            .build_typed_tx()
+            .map_err(|_| TxError::InvalidRequest("incomplete transaction fields".into()))?;
+        let tx: TxEnvelope = match typed {
+            alloy::consensus::TypedTransaction::Legacy(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| TxError::Internal(e.to_string()))?;
+                t.into_signed(sig).into()
+            }
+            alloy::consensus::TypedTransaction::Eip2930(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| TxError::Internal(e.to_string()))?;
+                t.into_signed(sig).into()
+            }
+            alloy::consensus::TypedTransaction::Eip1559(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| TxError::Internal(e.to_string()))?;
+                t.into_signed(sig).into()
+            }
+            _ => return Err(TxError::UnsupportedType),
+        };
+        let raw = encode_tx(&tx);
+        self.submit(tx, raw)
+    }
+
+    /// Signs `message` with the dev key of `address` (EIP-191 personal message, `eth_sign`).
+    pub fn sign(&self, address: Address, message: &[u8]) -> Result<Signature, TxError> {
+        let signer = self
+            .inner
+            .dev
+            .iter()
+            .find(|s| s.address() == address)
+            .ok_or(TxError::UnknownAccount(address))?;
+        signer.sign_message_sync(message).map_err(|e| TxError::Internal(e.to_string()))
+    }
+
+    fn submit(&self, tx: TxEnvelope, raw: Bytes) -> Result<B256, TxError> {
+        let config = &self.inner.config;
+        match tx.tx_type() {
+            TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 => {}
+            _ => return Err(TxError::UnsupportedType),
+        }
+        if let Some(id) = tx.chain_id()
+            && id != config.chain_id
+        {
+            return Err(TxError::WrongChainId { have: id, want: config.chain_id });
+        }
+        let sender = tx.recover_signer().map_err(|e| TxError::InvalidSignature(e.to_string()))?;
+        let hash = *tx.tx_hash();
+        if tx.gas_limit() > config.block_gas_limit {
+            return Err(TxError::GasLimitExceeded);
+        }
+        if let Some(tip) = tx.max_priority_fee_per_gas()
+            && tip > tx.max_fee_per_gas()
+        {
+            return Err(TxError::TipAboveFeeCap);
+        }
+        let base_fee = self.next_base_fee();
+        if tx.max_fee_per_gas() < u128::from(base_fee) {
+            return Err(TxError::Underpriced { fee_cap: tx.max_fee_per_gas(), base_fee });
+        }
+        if self.inner.pool.lock().known.contains(&hash)
+            || self
+                .inner
+                .store
+                .tx_location(&hash)
+                .map_err(|e| TxError::Internal(e.to_string()))?
+                .is_some()
+        {
+            return Err(TxError::AlreadyKnown);
+        }
+        let pending = PendingTx { tx, raw, sender, hash, records: Vec::new() };
+        let pending = self.pre_execute(pending)?;
+        self.accept(pending)?;
+        if self.inner.config.mining == MiningMode::Auto {
+            self.mine_pending().map_err(|e| TxError::Internal(e.to_string()))?;
+        }
+        Ok(hash)
+    }
+
+    /// Whether a transaction may reach the inference addresses (it calls a contract or them).
+    fn may_infer(&self, tx: &TxEnvelope) -> bool {
+        match tx.kind() {
+            TxKind::Create => true,
+            TxKind::Call(to) => {
+                to == INFERENCE_PRECOMPILE
+                    || to == self.inner.config.inference_hub
+                    || !self.inner.core.read().world.code(&to).is_empty()
+            }
+        }
+    }
+
+    /// Pre-execution (PIPE): simulate against the pending state, running inference through the oracle,
+    /// and keep the records. Runs without the pool lock, so simulations of different transactions (and
+    /// their model runs) proceed in parallel.
+    fn pre_execute(&self, mut pending: PendingTx) -> Result<PendingTx, TxError> {
+        if !self.may_infer(&pending.tx) {
+            return Ok(pending);
+        }
+        let Some(oracle) = self.inner.oracle.clone() else {
+            return Ok(pending);
+        };
+        let cache = self.inner.pool.lock().cache.clone();
+        let core = self.inner.core.read();
+        let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
+        let db = CacheDB { cache, db: &core.world };
+        let (result, session) = transact(
+            db,
+            ctx,
+            Checks { chain_id: self.chain_id(), call: false },
+            tx_env(&pending.tx, pending.sender),
+            self.inner.config.inference_hub,
+            Session::new(Source::Simulate(oracle.as_ref())),
+        );
+        match result {
+            Ok(_) => {}
+            Err(EVMError::Transaction(e)) => {
+                return Err(map_invalid(&e, self.chain_id(), Some(&pending.tx), pending.sender));
+            }
+            Err(e) => return Err(TxError::Internal(e.to_string())),
+        }
+        pending.records = session.recorded;
+        Ok(pending)
+    }
+
+    /// Executes an accepted transaction on the pending state with its records; if the records no longer
+    /// match (the pending state moved), simulates again under the pool lock.
+    fn accept(&self, mut pending: PendingTx) -> Result<(), TxError> {
+        let mut pool = self.inner.pool.lock();
+        if pool.known.contains(&pending.hash) {
+            return Err(TxError::AlreadyKnown);
+        }
+        let core = self.inner.core.read();
+        let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
+        let checks = Checks { chain_id: self.chain_id(), call: false };
+        let hub = self.inner.config.inference_hub;
+        for attempt in 0..3 {
+            let db = CacheDB { cache: pool.cache.clone(), db: &core.world };
+            let mut db = db;
+            let (result, session) = transact(
+                &mut db,
+                ctx,
+                checks,
+                tx_env(&pending.tx, pending.sender),
+                hub,
+                Session::new(Source::Replay(&pending.records)),
+            );
+            if session.mismatch.is_some() {
+                let Some(oracle) = self.inner.oracle.clone() else {
+                    return Err(TxError::Internal("inference records do not match".into()));
+                };
+                tracing::debug!(tx = %pending.hash, attempt, "pending state changed: simulating again");
+                let db = CacheDB { cache: pool.cache.clone(), db: &core.world };
+                let (_, session) = transact(
+                    db,
+                    ctx,
+                    checks,
+                    tx_env(&pending.tx, pending.sender),
+                    hub,
+                    Session::new(Source::Simulate(oracle.as_ref())),
+                );
+                pending.records = session.recorded;
+                continue;
+            }
+            match result {
+                Ok((_, state)) => {
+                    db.commit(state);
+                    pool.cache = db.cache;
+                    pool.nonces.insert(pending.sender, pending.tx.nonce() + 1);
+                    pool.known.insert(pending.hash);
+                    pool.txs.push(pending);
+                    return Ok(());
+                }
+                Err(EVMError::Transaction(e)) => {
+                    return Err(map_invalid(
+                        &e,
+                        self.chain_id(),
+                        Some(&pending.tx),
+                        pending.sender,
+                    ));
+                }
+                Err(e) => return Err(TxError::Internal(e.to_string())),
+            }
+        }
+        Err(TxError::Internal("inference inputs kept changing during pre-execution".into()))
+    }
+
+    /// Transactions accepted but not yet in a block.
+    pub fn pending_count(&self) -> usize {
+        self.inner.pool.lock().txs.len()
+    }
+
+    // ----- blocks: build → execute → commit -----
+
+    /// Produces `n` blocks (`evm_mine`), each with the waiting transactions (the first) or empty.
+    /// Returns the new head number.
+    pub fn mine(&self, n: u64) -> Result<u64, ChainError> {
+        for _ in 0..n.max(1) {
+            let _guard = self.inner.mine_lock.lock();
+            self.mine_locked()?;
+        }
+        Ok(self.block_number())
+    }
+
+    fn mine_pending(&self) -> Result<(), ChainError> {
+        let _guard = self.inner.mine_lock.lock();
+        if self.inner.pool.lock().txs.is_empty() {
+            return Ok(()); // another caller's block took it
+        }
+        self.mine_locked()
+    }
+
+    fn mine_locked(&self) -> Result<(), ChainError> {
+        let proposal = self.build_block()?;
+        let executed = self.execute_block(&proposal)?;
+        self.commit_block(executed)?;
+        Ok(())
+    }
+
+    /// Builds the next block from the pool: executes each waiting transaction on top of the head; one
+    /// whose recorded inference no longer matches is simulated again (never included on a stale
+    /// result); one that became invalid is dropped. The pool is emptied of what the block takes.
+    pub fn build_block(&self) -> Result<BlockProposal, ChainError> {
+        let mut pool = self.inner.pool.lock();
+        let txs = pool.txs.clone();
+        let core = self.inner.core.read();
+        let timestamp = self.next_timestamp(&core.head);
+        let ctx = self.block_ctx(&core.head, core.head_hash, timestamp);
+        let outcome = self.run_txs(&core.world, ctx, txs, true)?;
+        for (tx, reason, keep) in &outcome.dropped {
+            if !keep {
+                pool.known.remove(&tx.hash);
+                pool.txs.retain(|t| t.hash != tx.hash);
+                tracing::warn!(tx = %tx.hash, %reason, "transaction dropped");
+            }
+        }
+        let proposal = BlockProposal {
+            parent_hash: core.head_hash,
+            number: ctx.number,
+            timestamp,
+            transactions: outcome.included.iter().map(|t| t.raw.clone()).collect(),
+            senders: outcome.included.iter().map(|t| t.sender).collect(),
+            inference: outcome.included.iter().map(|t| t.records.clone()).collect(),
+        };
+        Ok(proposal)
+    }
+
+    fn run_txs(
+        &self,
+        world: &WorldState,
+        ctx: BlockCtx,
+        txs: Vec<PendingTx>,
+        builder: bool,
+    ) -> Result<RunOutcome, ChainError> {
+        let checks = Checks { chain_id: self.chain_id(), call: false };
+        let hub = self.inner.config.inference_hub;
+        let mut db = CacheDB::new(world);
+        let mut out = RunOutcome {
+            included: Vec::new(),
+            receipts: Vec::new(),
+            diff: StateDiff::default(),
+            gas_used: 0,
+            dropped: Vec::new(),
+        };
+        let invalid = |reason: String| ChainError::InvalidBlock { number: ctx.number, reason };
+        for mut pending in txs {
+            if out.gas_used + pending.tx.gas_limit() > ctx.gas_limit {
+                if builder {
+                    out.dropped.push((pending, "does not fit in the block".into(), true));
+                    continue;
+                }
+                return Err(invalid(format!("tx {} exceeds the block gas limit", pending.hash)));
+            }
+            let mut result = None;
+            for _ in 0..3 {
+                let (r, session) = transact(
+                    &mut db,
+                    ctx,
+                    checks,
+                    tx_env(&pending.tx, pending.sender),
+                    hub,
+                    Session::new(Source::Replay(&pending.records)),
+                );
+                if let Some(reason) = session.mismatch {
+                    let oracle = match (&self.inner.oracle, builder) {
+                        (Some(o), true) => o.clone(),
+                        _ => return Err(invalid(format!("tx {}: {reason}", pending.hash))),
+                    };
+                    tracing::debug!(tx = %pending.hash, %reason, "state changed since pre-execution: simulating again");
+                    let (_, session) = transact(
+                        &mut db,
+                        ctx,
+                        checks,
+                        tx_env(&pending.tx, pending.sender),
+                        hub,
+                        Session::new(Source::Simulate(oracle.as_ref())),
+                    );
+                    pending.records = session.recorded;
+                    continue;
+                }
+                result = Some(r);
+                break;
+            }
+            let Some(result) = result else {
+                out.dropped.push((pending, "inference inputs kept changing".into(), false));
+                continue;
+            };
+            match result {
+                Ok((result, state)) => {
+                    out.diff.record(&state);
+                    db.commit(state);
+                    out.gas_used += result.tx_gas_used();
+                    out.receipts.push(self.make_receipt(
+                        &pending,
+                        &result,
+                        out.gas_used,
+                        ctx.base_fee,
+                    ));
+                    out.included.push(pending);
+                }
+                Err(e) => {
+                    let reason = match &e {
+                        EVMError::Transaction(t) => {
+                            map_invalid(t, self.chain_id(), Some(&pending.tx), pending.sender)
+                                .to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    if builder {
+                        out.dropped.push((pending, reason, false));
+                    } else {
+                        return Err(invalid(format!("tx {}: {reason}", pending.hash)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn make_receipt(
+        &self,
+        pending: &PendingTx,
+        result: &ExecutionResult,
+        cumulative: u64,
+        base_fee: u64,
+    ) -> StoredReceipt {
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(result.is_success()),
+            cumulative_gas_used: cumulative,
+            logs: result.logs().to_vec(),
+        };
+        let with_bloom = ReceiptWithBloom::from(receipt);
+        let envelope = match pending.tx.tx_type() {
+            TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
+            TxType::Eip1559 => ReceiptEnvelope::Eip1559(with_bloom),
+            _ => ReceiptEnvelope::Legacy(with_bloom),
+        };
+        let contract_address = match pending.tx.kind() {
+            TxKind::Create if result.is_success() => {
+                Some(pending.sender.create(pending.tx.nonce()))
+            }
+            _ => None,
+        };
+        StoredReceipt {
+            envelope,
+            gas_used: result.tx_gas_used(),
+            effective_gas_price: pending.tx.effective_gas_price(Some(base_fee)),
+            contract_address,
+        }
+    }
+
+    /// Executes a proposal on top of the head without any oracle: every inference call must match the
+    /// proposal's records, every transaction must be valid. Nothing is written.
+    pub fn execute_block(&self, proposal: &BlockProposal) -> Result<ExecutedBlock, ChainError> {
+        let core = self.inner.core.read();
+        let number = proposal.number;
+        let invalid = |reason: String| ChainError::InvalidBlock { number, reason };
+        if proposal.parent_hash != core.head_hash || number != core.head.number + 1 {
+            return Err(invalid(format!(
+                "parent {} / number {number} does not extend head {} / {}",
+                proposal.parent_hash, core.head_hash, core.head.number
+            )));
+        }
+        if proposal.timestamp < core.head.timestamp {
+            return Err(invalid("timestamp before the parent's".into()));
+        }
+        if proposal.transactions.len() != proposal.senders.len()
+            || proposal.transactions.len() != proposal.inference.len()
+        {
+            return Err(invalid("transactions, senders and records differ in count".into()));
+        }
+        let mut txs = Vec::with_capacity(proposal.transactions.len());
+        for ((raw, sender), records) in
+            proposal.transactions.iter().zip(&proposal.senders).zip(&proposal.inference)
+        {
+            let tx = TxEnvelope::decode_2718(&mut raw.as_ref())
+                .map_err(|e| invalid(format!("transaction does not decode: {e}")))?;
+            let hash = *tx.tx_hash();
+            txs.push(PendingTx {
+                tx,
+                raw: raw.clone(),
+                sender: *sender,
+                hash,
+                records: records.clone(),
+            });
+        }
+        let ctx = self.block_ctx(&core.head, core.head_hash, proposal.timestamp);
+        let outcome = self.run_txs(&core.world, ctx, txs, false)?;
+        let changed = core.world.changed_accounts(&outcome.diff);
+        let state_root = core.world.root_with(&changed);
+        let envelopes: Vec<TxEnvelope> = outcome.included.iter().map(|t| t.tx.clone()).collect();
+        let receipt_envelopes: Vec<ReceiptEnvelope> =
+            outcome.receipts.iter().map(|r| r.envelope.clone()).collect();
+        let mut bloom = Bloom::default();
+        for r in &receipt_envelopes {
+            bloom.accrue_bloom(r.logs_bloom());
+        }
+        let header = Header {
+            parent_hash: core.head_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: Address::ZERO,
+            state_root,
+            transactions_root: calculate_transaction_root(&envelopes),
+            receipts_root: calculate_receipt_root(&receipt_envelopes),
+            logs_bloom: bloom,
+            number,
+            gas_limit: ctx.gas_limit,
+            gas_used: outcome.gas_used,
+            timestamp: proposal.timestamp,
+            extra_data: records_root(&proposal.inference).0.to_vec().into(),
+            mix_hash: ctx.prevrandao,
+            base_fee_per_gas: Some(ctx.base_fee),
+            ..Default::default()
+        };
+        let hash = header.hash_slow();
+        let block = ChainBlock {
+            header,
+            hash,
+            tx_hashes: outcome.included.iter().map(|t| t.hash).collect(),
+            transactions: proposal.transactions.clone(),
+            senders: proposal.senders.clone(),
+            inference: proposal.inference.clone(),
+            receipts: outcome.receipts,
+        };
+        Ok(ExecutedBlock { block, diff: outcome.diff, changed })
+    }
+
+    /// Writes an executed block atomically, makes it the head, and notifies subscribers. Transactions it
+    /// holds leave the pool; the others are checked again against the new head.
+    pub fn commit_block(&self, executed: ExecutedBlock) -> Result<ChainBlock, ChainError> {
+        let ExecutedBlock { block, diff, changed } = executed;
+        let mut pool = self.inner.pool.lock();
+        {
+            let mut core = self.inner.core.write();
+            if block.header.parent_hash != core.head_hash {
+                return Err(ChainError::InvalidBlock {
+                    number: block.header.number,
+                    reason: "parent is not the head (executed against another state)".into(),
+                });
+            }
+            let mut cleared = Vec::new();
+            let mut storage_changes = Vec::new();
+            for (address, change) in &diff.accounts {
+                match change {
+                    crate::state::AccountChange::Deleted => cleared.push(*address),
+                    crate::state::AccountChange::Updated { storage_cleared, storage, .. } => {
+                        if *storage_cleared {
+                            cleared.push(*address);
+                        }
+                        storage_changes.extend(storage.iter().map(|(k, v)| (*address, *k, *v)));
+                    }
+                }
+            }
+            self.inner.store.commit_block(
+                &block,
+                &changed,
+                &cleared,
+                &storage_changes,
+                &diff.codes,
+                &[],
+            )?;
+            core.world.apply(changed, &diff.codes);
+            core.world.block_hashes.insert(block.header.number, block.hash);
+            let number = block.header.number;
+            core.world.block_hashes.retain(|n, _| *n + 256 > number);
+            core.head = block.header.clone();
+            core.head_hash = block.hash;
+        }
+        // The pending state restarts from the new head; waiting transactions are re-accepted.
+        let included: HashSet<B256> = block.tx_hashes.iter().copied().collect();
+        let waiting: Vec<PendingTx> = std::mem::take(&mut pool.txs)
+            .into_iter()
+            .filter(|t| !included.contains(&t.hash))
+            .collect();
+        *pool = Pool::default();
+        drop(pool);
+        for t in waiting {
+            if let Err(e) = self.accept(t) {
+                tracing::warn!(error = %e, "waiting transaction dropped after a new block");
+            }
+        }
+        let size = block.encode().len();
+        let _ = self.inner.heads.send(rpc_header(&block.header, block.hash, size));
+        if self.inner.logs.receiver_count() > 0 {
+            for log in self.block_logs(&block, None) {
+                let _ = self.inner.logs.send(log);
+            }
+        }
+        Ok(block)
+    }
+
+    /// Executes and commits a block made elsewhere (replay, sync), checking that its header matches.
+    pub fn import_block(&self, block: &ChainBlock) -> Result<(), ChainError> {
+        let executed = self.execute_block(&block.proposal())?;
+        if executed.block.hash != block.hash {
+            let (a, b) = (&executed.block.header, &block.header);
+            return Err(ChainError::InvalidBlock {
+                number: block.header.number,
+                reason: format!(
+                    "re-execution gives header {} (state root {}), the block says {} (state root {})",
+                    executed.block.hash, a.state_root, block.hash, b.state_root
+                ),
+            });
+        }
+        self.commit_block(executed)?;
+        Ok(())
+    }
+
+    // ----- queries -----
+
+    /// A committed block in its stored form.
+    pub fn stored_block(&self, number: u64) -> Result<Option<ChainBlock>, ChainError> {
+        self.inner.store.block(number)
+    }
+
+    fn resolve_number(&self, tag: BlockNumberOrTag) -> Option<u64> {
+        let head = self.block_number();
+        match tag {
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            BlockNumberOrTag::Earliest => Some(0),
+            _ => Some(head),
+        }
+    }
+
+    /// `eth_getBlockByNumber`.
+    pub fn block_by_number(
+        &self,
+        tag: BlockNumberOrTag,
+        full: bool,
+    ) -> Result<Option<Block>, ChainError> {
+        let Some(n) = self.resolve_number(tag) else { return Ok(None) };
+        Ok(self.inner.store.block(n)?.map(|b| self.rpc_block(&b, full)))
+    }
+
+    /// `eth_getBlockByHash`.
+    pub fn block_by_hash(&self, hash: B256, full: bool) -> Result<Option<Block>, ChainError> {
+        match self.inner.store.block_number(&hash)? {
+            Some(n) => self.block_by_number(BlockNumberOrTag::Number(n), full),
+            None => Ok(None),
+        }
+    }
+
+    fn rpc_tx(&self, block: &ChainBlock, i: usize) -> Option<RpcTransaction> {
+        let tx = block.transaction(i)?;
+        let base_fee = block.header.base_fee_per_gas;
+        Some(RpcTransaction {
+            effective_gas_price: Some(tx.effective_gas_price(base_fee)),
+            inner: Recovered::new_unchecked(tx, block.senders[i]),
+            block_hash: Some(block.hash),
+            block_number: Some(block.header.number),
+            transaction_index: Some(i as u64),
+            block_timestamp: Some(block.header.timestamp),
+        })
+    }
+
+    fn rpc_block(&self, block: &ChainBlock, full: bool) -> Block {
+        let transactions = if full {
+            BlockTransactions::Full(
+                (0..block.transactions.len()).filter_map(|i| self.rpc_tx(block, i)).collect(),
+            )
+        } else {
+            BlockTransactions::Hashes(block.tx_hashes.clone())
+        };
+        Block {
+            header: rpc_header(&block.header, block.hash, block.encode().len()),
+            uncles: vec![],
+            transactions,
+            withdrawals: None,
+        }
+    }
+
+    /// `eth_getTransactionByHash` (pending transactions too, without block fields).
+    pub fn transaction_by_hash(&self, hash: B256) -> Result<Option<RpcTransaction>, ChainError> {
+        if let Some((n, i)) = self.inner.store.tx_location(&hash)? {
+            let block =
+                self.inner.store.block(n)?.ok_or_else(|| {
+                    ChainError::Corrupt(format!("block {n} of tx {hash} missing"))
+                })?;
+            return Ok(self.rpc_tx(&block, i as usize));
+        }
+        let pool = self.inner.pool.lock();
+        Ok(pool.txs.iter().find(|t| t.hash == hash).map(|t| RpcTransaction {
+            effective_gas_price: None,
+            inner: Recovered::new_unchecked(t.tx.clone(), t.sender),
+            block_hash: None,
+            block_number: None,
+            transaction_index: None,
+            block_timestamp: None,
+        }))
+    }
+
+    fn block_logs(&self, block: &ChainBlock, filter: Option<&Filter>) -> Vec<RpcLog> {
+        let mut out = Vec::new();
+        let mut log_index = 0u64;
+        for (i, receipt) in block.receipts.iter().enumerate() {
+            for log in receipt.envelope.logs() {
+                let rpc = RpcLog {
+                    inner: log.clone(),
+                    block_hash: Some(block.hash),
+                    block_number: Some(block.header.number),
+                    block_timestamp: Some(block.header.timestamp),
+                    transaction_hash: block.tx_hashes.get(i).copied(),
+                    transaction_index: Some(i as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                };
+                log_index += 1;
+                if filter.is_none_or(|f| f.matches(&rpc.inner)) {
+                    out.push(rpc);
+                }
+            }
+        }
+        out
+    }
+
+    /// `eth_getTransactionReceipt`.
+    pub fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, ChainError> {
+        let Some((n, i)) = self.inner.store.tx_location(&hash)? else { return Ok(None) };
+        let block = self
+            .inner
+            .store
+            .block(n)?
+            .ok_or_else(|| ChainError::Corrupt(format!("block {n} of tx {hash} missing")))?;
+        let i = i as usize;
+        let stored = &block.receipts[i];
+        let tx = block.transaction(i).ok_or_else(|| ChainError::Corrupt(format!("tx {hash}")))?;
+        let first_log: usize = block.receipts[..i].iter().map(|r| r.envelope.logs().len()).sum();
+        let logs: Vec<RpcLog> = self
+            .block_logs(&block, None)
+            .into_iter()
+            .skip(first_log)
+            .take(stored.envelope.logs().len())
+            .collect();
+        let bloom = stored.envelope.logs_bloom();
+        let status = stored.envelope.status();
+        let cumulative = stored.envelope.cumulative_gas_used();
+        let rwb = ReceiptWithBloom {
+            receipt: Receipt {
+                status: Eip658Value::Eip658(status),
+                cumulative_gas_used: cumulative,
+                logs,
+            },
+            logs_bloom: *bloom,
+        };
+        let inner = match stored.envelope {
+            ReceiptEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(rwb),
+            ReceiptEnvelope::Eip1559(_) => ReceiptEnvelope::Eip1559(rwb),
+            _ => ReceiptEnvelope::Legacy(rwb),
+        };
+        Ok(Some(TransactionReceipt {
+            inner,
+            transaction_hash: hash,
+            transaction_index: Some(i as u64),
+            block_hash: Some(block.hash),
+            block_number: Some(n),
+            gas_used: stored.gas_used,
+            effective_gas_price: stored.effective_gas_price,
+            blob_gas_used: None,
+            blob_gas_price: None,
+            from: block.senders[i],
+            to: tx.to(),
+            contract_address: stored.contract_address,
+        }))
+    }
+
+    /// `eth_getLogs`: blocks are found through the address and topic0 indexes when the filter names
+    /// them; a range without either is limited to [`MAX_LOG_RANGE`] blocks.
+    pub fn logs(&self, filter: &Filter) -> Result<Vec<RpcLog>, ChainError> {
+        let head = self.block_number();
+        let blocks: Vec<u64> = match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => match self.inner.store.block_number(&hash)? {
+                Some(n) => vec![n],
+                None => return Err(ChainError::BlockNotFound(hash.to_string())),
+            },
+            FilterBlockOption::Range { from_block, to_block } => {
+                let from = from_block.and_then(|t| self.resolve_number(t)).unwrap_or(head);
+                let to = match to_block {
+                    Some(BlockNumberOrTag::Number(n)) => n.min(head),
+                    Some(t) => self.resolve_number(t).unwrap_or(head),
+                    None => head,
+                };
+                if from > to {
+                    return Ok(vec![]);
+                }
+                let addresses: Vec<Address> = filter.address.iter().copied().collect();
+                let topics0: Vec<B256> = filter.topics[0].iter().copied().collect();
+                let mut candidates: Option<Vec<u64>> = None;
+                if !addresses.is_empty() {
+                    let mut set = Vec::new();
+                    for a in &addresses {
+                        set.extend(self.inner.store.blocks_with_address(a, from, to)?);
+                    }
+                    set.sort_unstable();
+                    set.dedup();
+                    candidates = Some(set);
+                }
+                if !topics0.is_empty() {
+                    let mut set = Vec::new();
+                    for t in &topics0 {
+                        set.extend(self.inner.store.blocks_with_topic0(t, from, to)?);
+                    }
+                    set.sort_unstable();
+                    set.dedup();
+                    candidates = Some(match candidates {
+                        Some(a) => a.into_iter().filter(|n| set.binary_search(n).is_ok()).collect(),
+                        None => set,
+                    });
+                }
+                match candidates {
+                    Some(c) => c,
+                    None => {
+                        if to - from >= MAX_LOG_RANGE {
+                            return Err(ChainError::FilterTooLarge(format!(
+                                "query exceeds max block range {MAX_LOG_RANGE}"
+                            )));
+                        }
+                        (from..=to).collect()
+                    }
+                }
+            }
+        };
+        let mut out = Vec::new();
+        for n in blocks {
+            let Some(block) = self.inner.store.block(n)? else { continue };
+            out.extend(self.block_logs(&block, Some(filter)));
+            if out.len() > MAX_LOGS {
+                return Err(ChainError::FilterTooLarge(format!(
+                    "query returned more than {MAX_LOGS} results"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `eth_feeHistory` over up to 1024 blocks ending at `newest`.
+    pub fn fee_history(
+        &self,
+        block_count: u64,
+        newest: BlockNumberOrTag,
+        percentiles: &[f64],
+    ) -> Result<FeeHistory, ChainError> {
+        let newest = self.resolve_number(newest).unwrap_or(self.block_number());
+        let count = block_count.clamp(1, 1024).min(newest + 1);
+        let oldest = newest + 1 - count;
+        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut last = None;
+        let mut rewards = Vec::new();
+        for n in oldest..=newest {
+            let block = self
+                .inner
+                .store
+                .block(n)?
+                .ok_or_else(|| ChainError::BlockNotFound(n.to_string()))?;
+            let base = block.header.base_fee_per_gas.unwrap_or_default();
+            history.base_fee_per_gas.push(u128::from(base));
+            history
+                .gas_used_ratio
+                .push(block.header.gas_used as f64 / block.header.gas_limit as f64);
+            history.base_fee_per_blob_gas.push(0);
+            history.blob_gas_used_ratio.push(0.0);
+            if !percentiles.is_empty() {
+                let mut tips: Vec<(u128, u64)> = (0..block.transactions.len())
+                    .filter_map(|i| {
+                        let tx = block.transaction(i)?;
+                        let tip = tx.effective_tip_per_gas(base).unwrap_or_default();
+                        Some((tip, block.receipts[i].gas_used))
+                    })
+                    .collect();
+                tips.sort_unstable();
+                let total: u64 = tips.iter().map(|t| t.1).sum();
+                let row = percentiles
+                    .iter()
+                    .map(|p| {
+                        let threshold = (total as f64 * p / 100.0) as u64;
+                        let mut acc = 0;
+                        for (tip, gas) in &tips {
+                            acc += gas;
+                            if acc >= threshold {
+                                return *tip;
+                            }
+                        }
+                        tips.last().map(|t| t.0).unwrap_or_default()
+                    })
+                    .collect();
+                rewards.push(row);
+            }
+            last = Some(block.header);
+        }
+        if let Some(h) = last {
+            history.base_fee_per_gas.push(u128::from(self.base_fee_after(&h)));
+            history.base_fee_per_blob_gas.push(0);
+        }
+        if !percentiles.is_empty() {
+            history.reward = Some(rewards);
+        }
+        Ok(history)
+    }
+
+    /// New heads as blocks are committed.
+    pub fn subscribe_heads(&self) -> broadcast::Receiver<alloy::rpc::types::Header> {
+        self.inner.heads.subscribe()
+    }
+
+    /// Logs of committed blocks, in order (filter on the receiving side).
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<RpcLog> {
+        self.inner.logs.subscribe()
+    }
+
+    /// An inference by its id (the result id), with the transaction and block that carry it.
+    pub fn inference_record(&self, id: B256) -> Result<Option<InferenceEntry>, ChainError> {
+        let Some((n, i, j)) = self.inner.store.inference_location(&id)? else { return Ok(None) };
+        let block =
+            self.inner.store.block(n)?.ok_or_else(|| {
+                ChainError::Corrupt(format!("block {n} of inference {id} missing"))
+            })?;
+        let record = block
+            .inference
+            .get(i as usize)
+            .and_then(|r| r.get(j as usize))
+            .cloned()
+            .ok_or_else(|| ChainError::Corrupt(format!("inference {id} not in block {n}")))?;
+        Ok(Some(InferenceEntry {
+            record,
+            block_number: n,
+            block_hash: block.hash,
+            tx_hash: block.tx_hashes[i as usize],
+            tx_index: u64::from(i),
+        }))
+    }
+
+    // ----- calls -----
+
+    fn call_env(&self, request: &TransactionRequest, gas: u64) -> Result<TxEnv, TxError> {
+        let input = request.input.input().cloned().unwrap_or_default();
+        let kind = request.to.unwrap_or(TxKind::Create);
+        Ok(TxEnv {
+            tx_type: if request.max_fee_per_gas.is_some() { 2 } else { 0 },
+            caller: request.from.unwrap_or_default(),
+            gas_limit: gas,
+            gas_price: request.max_fee_per_gas.or(request.gas_price).unwrap_or_default(),
+            kind,
+            value: request.value.unwrap_or_default(),
+            data: input,
+            nonce: request.nonce.unwrap_or_default(),
+            chain_id: Some(self.chain_id()),
+            access_list: request.access_list.clone().unwrap_or_default(),
+            gas_priority_fee: request.max_priority_fee_per_gas,
+            ..Default::default()
+        })
+    }
+
+    fn run_call(
+        &self,
+        request: &TransactionRequest,
+        block: BlockId,
+        gas: u64,
+        source: Source<'_>,
+    ) -> Result<(ExecutionResult, Vec<InferenceRecord>), CallError> {
+        let pending = Self::is_pending(block);
+        let cache = if pending { self.inner.pool.lock().cache.clone() } else { Cache::default() };
+        let core = self.inner.core.read();
+        self.check_state_block(block, core.head.number)?;
+        let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
+        let mut env = self.call_env(request, gas)?;
+        if request.nonce.is_none() {
+            env.nonce = core.world.nonce(&env.caller);
+        }
+        let db = CacheDB { cache, db: &core.world };
+        let (result, session) = transact(
+            db,
+            ctx,
+            Checks { chain_id: self.chain_id(), call: true },
+            env,
+            self.inner.config.inference_hub,
+            Session::new(source),
+        );
+        if let Some(reason) = session.mismatch {
+            return Err(CallError::Halt(reason));
+        }
+        match result {
+            Ok((r, _)) => Ok((r, session.recorded)),
+            Err(EVMError::Transaction(e)) => Err(CallError::Invalid(map_invalid(
+                &e,
+                self.chain_id(),
+                None,
+                request.from.unwrap_or_default(),
+            ))),
+            Err(e) => Err(CallError::Halt(e.to_string())),
+        }
+    }
+
+    fn source(&self) -> Source<'_> {
+        match &self.inner.oracle {
+            Some(o) => Source::Simulate(o.as_ref()),
+            None => Source::Unavailable,
+        }
+    }
+
+    /// `eth_call`: runs `request` on the state of `block` (latest or pending). Inference runs through the
+    /// oracle, and its outputs say `is_simulation_result = true`. Gas defaults to [`CALL_GAS_CAP`].
+    pub fn call(&self, request: &TransactionRequest, block: BlockId) -> Result<Bytes, CallError> {
+        let gas = request.gas.unwrap_or(CALL_GAS_CAP).min(self.inner.config.block_gas_limit);
+        let (result, _) = self.run_call(request, block, gas, self.source())?;
+        into_output(result)
+    }
+
+    /// `eth_estimateGas`: the smallest gas limit with which `request` succeeds (binary search). Models
+    /// run once; the search replays their records.
+    pub fn estimate_gas(
+        &self,
+        request: &TransactionRequest,
+        block: BlockId,
+    ) -> Result<u64, CallError> {
+        let cap = request
+            .gas
+            .unwrap_or(self.inner.config.block_gas_limit)
+            .min(self.inner.config.block_gas_limit);
+        let (result, records) = self.run_call(request, block, cap, self.source())?;
+        let used = result.tx_gas_used();
+        into_output(result)?;
+        let ok = |gas: u64| -> Result<bool, CallError> {
+            let (r, _) = self.run_call(request, block, gas, Source::Replay(&records))?;
+            Ok(r.is_success())
+        };
+        let mut lo = used.saturating_sub(1);
+        let mut hi = cap;
+        // Most transactions succeed with what they used plus the 1/64 reserve: try that first.
+        let guess = (used + used / 63 + 1).min(cap);
+        if ok(guess)? {
+            hi = guess;
+        }
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.run_call(request, block, mid, Source::Replay(&records)) {
+                Ok((r, _)) if r.is_success() => hi = mid,
+                Ok(_) => lo = mid,
+                Err(CallError::Invalid(TxError::IntrinsicGasTooLow { .. })) => lo = mid,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(hi)
+    }
+}
+
+fn into_output(result: ExecutionResult) -> Result<Bytes, CallError> {
+    match result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => {
+            Err(CallError::Revert { reason: decode_revert_reason(&output), data: output })
+        }
+        ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(halt_message(&reason))),
+    }
+}
+
+fn halt_message(reason: &revm::context::result::HaltReason) -> String {
+    use revm::context::result::HaltReason;
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::StackOverflow => "stack overflow".into(),
+        other => format!("execution halted: {other:?}"),
+    }
+}
+
+/// Signs a transaction with a local key (used by tests and tools).
+pub fn sign_transaction(
+    signer: &PrivateKeySigner,
+    tx: alloy::consensus::TypedTransaction,
+) -> Result<TxEnvelope, String> {
+    fn go<T: SignableTransaction<Signature>>(
+        signer: &PrivateKeySigner,
+        mut t: T,
+    ) -> Result<TxEnvelope, String>
+    where
+        alloy::consensus::Signed<T>: Into<TxEnvelope>,
+    {
+        let sig = signer.sign_transaction_sync(&mut t).map_err(|e| e.to_string())?;
+        Ok(t.into_signed(sig).into())
+    }
+    match tx {
+        alloy::consensus::TypedTransaction::Legacy(t) => go(signer, t),
+        alloy::consensus::TypedTransaction::Eip2930(t) => go(signer, t),
+        alloy::consensus::TypedTransaction::Eip1559(t) => go(signer, t),
+        _ => Err("unsupported transaction type".into()),
+    }
+}

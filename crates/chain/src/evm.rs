@@ -1,0 +1,183 @@
+//! Building a revm `Evm` for one transaction, with the inference precompile and hub installed.
+//! `Evm` is `!Send`, so one is built per transaction on the calling thread; the database it reads
+//! (`WorldState` behind a `CacheDB`) is `Send` and lives in the chain's shared state.
+
+use alloy::{
+    consensus::{Transaction as _, TxEnvelope},
+    primitives::{Address, B256, U256},
+};
+use revm::{
+    Context, Database, ExecuteEvm, Journal, MainBuilder,
+    context::{
+        BlockEnv, CfgEnv, Evm, TxEnv,
+        result::{EVMError, ExecutionResult, InvalidTransaction},
+    },
+    context_interface::{ContextTr, JournalTr},
+    handler::{EthPrecompiles, PrecompileProvider},
+    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    primitives::{AddressSet, hardfork::SpecId},
+    state::EvmState,
+};
+
+use crate::inference::{CallOutcome, INFERENCE_PRECOMPILE, Session, handle_call};
+
+/// The hard fork the chain runs (Prague: no EIP-7825 per-transaction gas cap, no blob transactions).
+pub(crate) const SPEC: SpecId = SpecId::PRAGUE;
+
+/// Ethereum's precompiles plus the inference precompile and the Inference hub.
+pub(crate) struct OgnPrecompiles<'a> {
+    inner: EthPrecompiles,
+    addresses: AddressSet,
+    hub: Address,
+    pub(crate) session: Session<'a>,
+}
+
+impl<'a> OgnPrecompiles<'a> {
+    pub(crate) fn new(hub: Address, session: Session<'a>) -> Self {
+        let inner = EthPrecompiles::new(SPEC);
+        let mut addresses = inner.warm_addresses().clone();
+        addresses.insert(INFERENCE_PRECOMPILE);
+        addresses.insert(hub);
+        Self { inner, addresses, hub, session }
+    }
+}
+
+impl<CTX> PrecompileProvider<CTX> for OgnPrecompiles<'_>
+where
+    CTX: ContextTr<Cfg = CfgEnv>,
+{
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: SpecId) -> bool {
+        <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.inner, spec)
+    }
+
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Result<Option<InterpreterResult>, String> {
+        let address = inputs.bytecode_address;
+        if address != INFERENCE_PRECOMPILE && address != self.hub {
+            return self.inner.run(context, inputs);
+        }
+        let input = inputs.input.bytes(context);
+        let hub = (address == self.hub).then_some(self.hub);
+        let outcome = handle_call(&mut self.session, hub, &input);
+        let (result, output, gas) = match outcome {
+            CallOutcome::Mismatch(reason) => {
+                self.session.mismatch = Some(reason.clone());
+                return Err(format!("inference record mismatch: {reason}"));
+            }
+            CallOutcome::Return { output, gas, logs } => {
+                if gas <= inputs.gas_limit && !inputs.is_static {
+                    for log in logs {
+                        context.journal_mut().log(log);
+                    }
+                }
+                (InstructionResult::Return, output, gas)
+            }
+            CallOutcome::Revert { data, gas } => (InstructionResult::Revert, data, gas),
+        };
+        if gas > inputs.gas_limit {
+            let mut g = Gas::new(inputs.gas_limit);
+            g.spend_all();
+            return Ok(Some(InterpreterResult::new(
+                InstructionResult::PrecompileOOG,
+                Default::default(),
+                g,
+            )));
+        }
+        let mut g = Gas::new(inputs.gas_limit);
+        g.set_spent(gas);
+        Ok(Some(InterpreterResult::new(result, output, g)))
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        &self.addresses
+    }
+}
+
+/// The block a transaction executes in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockCtx {
+    pub(crate) number: u64,
+    pub(crate) timestamp: u64,
+    pub(crate) gas_limit: u64,
+    pub(crate) base_fee: u64,
+    pub(crate) prevrandao: B256,
+}
+
+/// How a transaction is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checks {
+    pub(crate) chain_id: u64,
+    /// `eth_call` / `eth_estimateGas`: no nonce, balance or base-fee checks.
+    pub(crate) call: bool,
+}
+
+pub(crate) type ExecError<E> = EVMError<E, InvalidTransaction>;
+
+/// The result and state changes of one transaction.
+pub(crate) type TxResult<E> = Result<(ExecutionResult, EvmState), ExecError<E>>;
+
+/// Executes one transaction against `db` without committing; returns the result, the state changes, and
+/// the session (records made or consumed).
+pub(crate) fn transact<'a, DB: Database>(
+    db: DB,
+    block: BlockCtx,
+    checks: Checks,
+    tx: TxEnv,
+    hub: Address,
+    session: Session<'a>,
+) -> (TxResult<DB::Error>, Session<'a>) {
+    let mut cfg = CfgEnv::new_with_spec(SPEC);
+    cfg.chain_id = checks.chain_id;
+    cfg.disable_nonce_check = checks.call;
+    cfg.disable_base_fee = checks.call;
+    cfg.disable_balance_check = checks.call;
+    cfg.disable_eip3607 = checks.call;
+    cfg.tx_chain_id_check = true;
+    let block_env = BlockEnv {
+        number: U256::from(block.number),
+        beneficiary: Address::ZERO,
+        timestamp: U256::from(block.timestamp),
+        gas_limit: block.gas_limit,
+        basefee: block.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(block.prevrandao),
+        ..Default::default()
+    };
+    let mut ctx: Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()> = Context::new(db, SPEC);
+    ctx.cfg = cfg;
+    ctx.block = block_env;
+    let mut evm: Evm<_, _, _, OgnPrecompiles<'a>, _> =
+        ctx.build_mainnet().with_precompiles(OgnPrecompiles::new(hub, session));
+    let result = evm.transact(tx).map(|r| (r.result, r.state));
+    let mut session = std::mem::replace(
+        &mut evm.precompiles.session,
+        Session::new(crate::inference::Source::Unavailable),
+    );
+    if result.is_ok() {
+        session.check_all_consumed();
+    }
+    (result, session)
+}
+
+/// The revm transaction for a signed transaction.
+pub(crate) fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
+    TxEnv {
+        tx_type: tx.tx_type() as u8,
+        caller: sender,
+        gas_limit: tx.gas_limit(),
+        gas_price: tx.max_fee_per_gas(),
+        kind: tx.kind(),
+        value: tx.value(),
+        data: tx.input().clone(),
+        nonce: tx.nonce(),
+        chain_id: tx.chain_id(),
+        access_list: tx.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: tx.max_priority_fee_per_gas(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,246 @@
+//! F1-style lazy reward distribution: a staker's rewards raise a cumulative reward-per-share ratio in O(1);
+//! a delegator's reward is `shares × (ratio_now − ratio_at_last_withdrawal)`, computed only when it acts.
+//!
+//! Cosmos x/distribution keeps one ratio per *token* and needs slash events to correct it, because a slash
+//! changes tokens per delegator. Here the ratio is per *share*: a slash lowers the tokens behind every share
+//! of a staker but never the number of shares, so no correction is needed and nothing loops over
+//! delegators, at allocation or at slashing.
+//!
+//! Exactness: `ratio += (amount·10^18 + carry) / shares` with the remainder kept in `carry` (in units of
+//! 10^-18 base units), so an allocation never loses a fraction of a base unit to the ratio. Each payout rounds
+//! down; what the floors leave behind stays in the staker's `outstanding` and goes to the dust account when
+//! the staker's last share leaves. Every source (inference fees, emissions, transaction fees) has its own
+//! ratio, so every payout says where it came from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Ledger,
+    address::Address,
+    event::{DustSource, Event},
+    math::{RATIO_SCALE, div_rem_wide, mul_div, mul_wide, ppm_of},
+    staking::{Delegation, Role, Staker},
+};
+
+/// A source of staking rewards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RewardSource {
+    /// Inference fees paid per request.
+    InferenceFees,
+    /// Emissions (incentive pool or inflation).
+    Emissions,
+    /// Transaction base fees and tips.
+    TxFees,
+}
+
+impl RewardSource {
+    /// Every source, in a fixed order.
+    pub const ALL: [RewardSource; 3] =
+        [RewardSource::InferenceFees, RewardSource::Emissions, RewardSource::TxFees];
+}
+
+/// One amount (or ratio) per reward source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BySource {
+    /// Inference fees.
+    pub inference_fees: u128,
+    /// Emissions.
+    pub emissions: u128,
+    /// Transaction fees and tips.
+    pub tx_fees: u128,
+}
+
+impl BySource {
+    /// The value for one source.
+    pub fn get(&self, source: RewardSource) -> u128 {
+        match source {
+            RewardSource::InferenceFees => self.inference_fees,
+            RewardSource::Emissions => self.emissions,
+            RewardSource::TxFees => self.tx_fees,
+        }
+    }
+
+    /// The value for one source, mutably.
+    pub fn get_mut(&mut self, source: RewardSource) -> &mut u128 {
+        match source {
+            RewardSource::InferenceFees => &mut self.inference_fees,
+            RewardSource::Emissions => &mut self.emissions,
+            RewardSource::TxFees => &mut self.tx_fees,
+        }
+    }
+
+    /// Sum over sources.
+    pub fn total(&self) -> u128 {
+        self.inference_fees + self.emissions + self.tx_fees
+    }
+}
+
+/// A staker's reward bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardPool {
+    /// Cumulative reward per share, scaled by 10^18, per source.
+    pub ratio: BySource,
+    /// Undistributed remainder of the ratio division, in 10^-18 base units, per source (always < shares).
+    pub carry: BySource,
+    /// Tokens allocated to delegators and not yet withdrawn.
+    pub outstanding: u128,
+    /// Total ever allocated to delegators (after commission), per source.
+    pub to_delegators: BySource,
+    /// Total ever paid to the owner as commission, per source.
+    pub commission: BySource,
+    /// Total ever withdrawn by delegators.
+    pub paid: u128,
+    /// Total ever swept to the dust account.
+    pub swept: u128,
+}
+
+/// A delegation's unpaid rewards per source (rounded down).
+pub(crate) fn pending(staker: &Staker, delegation: &Delegation) -> BySource {
+    let mut out = BySource::default();
+    for src in RewardSource::ALL {
+        let delta = staker.rewards.ratio.get(src) - delegation.snapshot.get(src);
+        *out.get_mut(src) = mul_div(delegation.shares, delta, RATIO_SCALE).unwrap_or(0);
+    }
+    out
+}
+
+impl Ledger {
+    /// Credits `amount` from `source` to a staker: commission to its owner's balance at once, the rest to its
+    /// delegators through the reward-per-share ratio. O(1) whatever the number of delegators.
+    pub(crate) fn allocate(&mut self, staker_addr: Address, source: RewardSource, amount: u128) {
+        if amount == 0 {
+            return;
+        }
+        let Some(staker) = self.stakers.get_mut(&staker_addr) else {
+            // Callers only allocate to existing stakers; keep the tokens rather than lose them.
+            self.pools.treasury += amount;
+            return;
+        };
+        let mut commission = ppm_of(amount, staker.commission_ppm);
+        let rest = amount - commission;
+        if rest > 0 {
+            let pool = &mut staker.rewards;
+            let (hi, lo) = mul_wide(rest, RATIO_SCALE);
+            let (lo, c) = lo.overflowing_add(pool.carry.get(source));
+            let divided = div_rem_wide(hi + u128::from(c), lo, staker.shares)
+                .and_then(|(inc, rem)| pool.ratio.get(source).checked_add(inc).map(|r| (r, rem)));
+            match divided {
+                Some((ratio, rem)) => {
+                    *pool.ratio.get_mut(source) = ratio;
+                    *pool.carry.get_mut(source) = rem;
+                    pool.outstanding += rest;
+                    *pool.to_delegators.get_mut(source) += rest;
+                }
+                // No shares (or a ratio beyond 128 bits): nobody to share with, the owner takes it all.
+                None => {
+                    commission += rest;
+                }
+            }
+        }
+        *staker.rewards.commission.get_mut(source) += commission;
+        if commission > 0 {
+            self.credit(staker_addr, commission);
+        }
+        *self.stats.rewards_allocated.get_mut(source) += amount;
+        self.events.push(Event::RewardsAllocated {
+            staker: staker_addr,
+            source,
+            amount,
+            commission,
+        });
+    }
+
+    /// Splits `amount` among the active stakers of `role` in proportion to their bonded tokens; returns what
+    /// was allocated (the rounding remainder stays with the caller for the next block). O(stakers).
+    pub(crate) fn allocate_by_stake(
+        &mut self,
+        role: Role,
+        source: RewardSource,
+        amount: u128,
+    ) -> u128 {
+        let recipients: Vec<(Address, u128)> = self
+            .stakers
+            .iter()
+            .filter(|(_, s)| s.role == role && s.is_active())
+            .map(|(a, s)| (*a, s.tokens))
+            .collect();
+        let total: u128 = recipients.iter().map(|(_, t)| *t).sum();
+        if total == 0 || amount == 0 {
+            return 0;
+        }
+        let mut given = 0;
+        for (addr, tokens) in recipients {
+            let part = mul_div(amount, tokens, total).unwrap_or(0);
+            self.allocate(addr, source, part);
+            given += part;
+        }
+        given
+    }
+
+    /// Pays a delegation's accrued rewards: to the delegator's balance, or to the pool's buffer when the
+    /// delegator is the liquid staking pool. Returns the amounts.
+    pub(crate) fn settle_rewards(&mut self, delegator: Address, staker_addr: Address) -> BySource {
+        let (Some(staker), Some(delegation)) = (
+            self.stakers.get_mut(&staker_addr),
+            self.delegations.get_mut(&staker_addr).and_then(|m| m.get_mut(&delegator)),
+        ) else {
+            return BySource::default();
+        };
+        let amounts = pending(staker, delegation);
+        delegation.snapshot = staker.rewards.ratio;
+        let total = amounts.total();
+        if total == 0 {
+            return amounts;
+        }
+        staker.rewards.outstanding -= total;
+        staker.rewards.paid += total;
+        if delegator == Address::LST_POOL {
+            self.pools.lst_buffer += total;
+        } else {
+            self.credit(delegator, total);
+        }
+        for src in RewardSource::ALL {
+            *self.stats.rewards_paid.get_mut(src) += amounts.get(src);
+        }
+        self.events.push(Event::RewardsWithdrawn { delegator, staker: staker_addr, amounts });
+        amounts
+    }
+
+    /// Sends what is left of a staker's rewards to the dust account once it has no shares.
+    pub(crate) fn sweep_if_empty(&mut self, staker_addr: Address) {
+        let Some(staker) = self.stakers.get_mut(&staker_addr) else { return };
+        if staker.shares != 0 {
+            return;
+        }
+        staker.rewards.carry = BySource::default();
+        let dust = std::mem::take(&mut staker.rewards.outstanding);
+        staker.rewards.swept += dust;
+        if dust > 0 {
+            self.pools.dust += dust;
+            self.events.push(Event::Dust { source: DustSource::StakerRewards, amount: dust });
+        }
+    }
+
+    /// Withdraws a delegator's accrued rewards from one staker to its balance.
+    pub fn withdraw_rewards(
+        &mut self,
+        delegator: Address,
+        staker: Address,
+    ) -> Result<BySource, crate::LedgerError> {
+        if !self.delegations.get(&staker).is_some_and(|m| m.contains_key(&delegator)) {
+            return Err(crate::LedgerError::NoDelegation { delegator, staker });
+        }
+        Ok(self.settle_rewards(delegator, staker))
+    }
+
+    /// A delegation's accrued, unpaid rewards per source (read-only).
+    pub fn pending_rewards(&self, delegator: Address, staker: Address) -> BySource {
+        match (
+            self.stakers.get(&staker),
+            self.delegations.get(&staker).and_then(|m| m.get(&delegator)),
+        ) {
+            (Some(s), Some(d)) => pending(s, d),
+            _ => BySource::default(),
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The liquid staking token stOPG: a share of a pool that delegates OPG for its holders.
+//!
+//! ```text
+//!  deposit OPG ──► mint stOPG = OPG · supply / value ──► buffer ──► delegate to the eligible staker
+//!                                                                   with the least pool stake
+//!  rewards ─────► settled into the buffer at every pool operation (auto-compounding: the rate rises)
+//!  slash ───────► the pool's delegations lose value (the rate falls)
+//!  redeem stOPG ─► burn, OPG = stOPG · value / supply ─► buffer first, then undelegate from the staker
+//!                  with the most pool stake ─► unbonding queue ─► paid to the holder after the period
+//! ```
+//! `value` = buffer + value of the pool's delegations + their unsettled rewards. Minting and redeeming round
+//! down, so rounding favours the remaining holders; the last holder to redeem takes everything left.
+//!
+//! Delegation rule: eligible stakers are active validators and operators whose commission is at most
+//! `lst_max_commission_ppm`; each deposit goes to the one holding the least pool stake (ties: lowest
+//! address), which spreads the pool evenly. Redemptions draw first from the buffer, then from the staker
+//! holding the most pool stake (ties: lowest address), skipping bond that jobs lock.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Ledger, LedgerError,
+    address::Address,
+    distribution::pending,
+    event::Event,
+    math::{mul_div, mul_div_ceil},
+};
+
+/// stOPG balances.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LstState {
+    /// stOPG in existence.
+    pub total: u128,
+    /// stOPG per holder.
+    pub holders: BTreeMap<Address, u128>,
+}
+
+/// The pool's exchange rate as a fraction: `opg` backs `st_opg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LstRate {
+    /// OPG value of the pool.
+    pub opg: u128,
+    /// stOPG supply.
+    pub st_opg: u128,
+}
+
+impl LstRate {
+    /// OPG per stOPG scaled by 10^18 (1.0 when empty).
+    pub fn per_st_opg_e18(&self) -> u128 {
+        if self.st_opg == 0 {
+            crate::math::OPG
+        } else {
+            mul_div(self.opg, crate::math::OPG, self.st_opg).unwrap_or(0)
+        }
+    }
+}
+
+/// The LST exit queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitQueue {
+    /// Redemption entries waiting.
+    pub entries: usize,
+    /// OPG waiting.
+    pub amount: u128,
+    /// Height the last waiting entry pays out.
+    pub last_completion_height: Option<u64>,
+    /// Height a redemption made now would pay out.
+    pub expected_exit_height: u64,
+}
+
+/// One step of a redemption plan.
+struct Draw {
+    staker: Address,
+    shares: u128,
+    released: u128,
+}
+
+impl Ledger {
+    /// The pool's value: buffer + its delegations' value + their unsettled rewards.
+    pub fn lst_value(&self) -> u128 {
+        let mut v = self.pools.lst_buffer;
+        for (staker, map) in &self.delegations {
+            if let (Some(d), Some(s)) = (map.get(&Address::LST_POOL), self.stakers.get(staker)) {
+                v += s.value_of(d.shares) + pending(s, d).total();
+            }
+        }
+        v
+    }
+
+    /// The current exchange rate.
+    pub fn lst_rate(&self) -> LstRate {
+        LstRate { opg: self.lst_value(), st_opg: self.lst.total }
+    }
+
+    /// stOPG held by `account`.
+    pub fn st_opg_balance(&self, account: Address) -> u128 {
+        self.lst.holders.get(&account).copied().unwrap_or(0)
+    }
+
+    /// stOPG in existence.
+    pub fn st_opg_supply(&self) -> u128 {
+        self.lst.total
+    }
+
+    /// The exit queue and when a redemption made now would pay out.
+    pub fn lst_exit_queue(&self) -> ExitQueue {
+        let mut q = ExitQueue {
+            entries: 0,
+            amount: 0,
+            last_completion_height: None,
+            expected_exit_height: self.height.saturating_add(self.params.unbonding_period_blocks),
+        };
+        for e in self.unbonding.entries.values().filter(|e| e.delegator == Address::LST_POOL) {
+            q.entries += 1;
+            q.amount += e.balance;
+            q.last_completion_height = q.last_completion_height.max(Some(e.completion_height));
+        }
+        q
+    }
+
+    fn pool_stakes(&self) -> Vec<(Address, u128)> {
+        self.delegations
+            .iter()
+            .filter_map(|(staker, map)| {
+                map.get(&Address::LST_POOL)
+                    .map(|d| (*staker, self.stakers[staker].value_of(d.shares)))
+            })
+            .collect()
+    }
+
+    /// Settles the pool's rewards from every staker into the buffer. O(stakers).
+    fn harvest(&mut self) {
+        let stakers: Vec<Address> = self
+            .delegations
+            .iter()
+            .filter(|(_, m)| m.contains_key(&Address::LST_POOL))
+            .map(|(s, _)| *s)
+            .collect();
+        for s in stakers {
+            self.settle_rewards(Address::LST_POOL, s);
+        }
+    }
+
+    /// Delegates the buffer by the pool's rule (if any staker is eligible and the buffer buys a share).
+    fn deploy_buffer(&mut self) {
+        let amount = self.pools.lst_buffer;
+        if amount == 0 {
+            return;
+        }
+        let max_commission = self.params.lst_max_commission_ppm;
+        let held: BTreeMap<Address, u128> = self.pool_stakes().into_iter().collect();
+        let target = self
+            .stakers
+            .iter()
+            .filter(|(_, s)| s.is_active() && s.commission_ppm <= max_commission)
+            .map(|(a, _)| (held.get(a).copied().unwrap_or(0), *a))
+            .min();
+        let Some((_, staker)) = target else { return };
+        let shares = match self.stakers[&staker] {
+            ref s if s.shares == 0 => amount,
+            ref s => mul_div(amount, s.shares, s.tokens).unwrap_or(0),
+        };
+        if shares == 0 || self.stakers[&staker].shares.checked_add(shares).is_none() {
+            return;
+        }
+        self.pools.lst_buffer = 0;
+        self.bond(Address::LST_POOL, staker, amount, shares);
+    }
+
+    /// Deposits OPG into the pool and mints stOPG at the current rate. Returns the stOPG minted.
+    pub fn lst_deposit(&mut self, account: Address, amount: u128) -> Result<u128, LedgerError> {
+        self.check_user(account)?;
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount);
+        }
+        self.check_balance(account, amount)?;
+        let LstRate { opg, st_opg } = self.lst_rate();
+        let minted = if st_opg == 0 {
+            amount
+        } else if opg == 0 {
+            return Err(LedgerError::LstInsolvent);
+        } else {
+            mul_div(amount, st_opg, opg).ok_or(LedgerError::Overflow("stOPG mint"))?
+        };
+        if minted == 0 {
+            return Err(LedgerError::AmountTooSmall(amount));
+        }
+        st_opg.checked_add(minted).ok_or(LedgerError::Overflow("stOPG supply"))?;
+        self.harvest();
+        self.debit(account, amount)?;
+        self.pools.lst_buffer += amount;
+        self.lst.total += minted;
+        *self.lst.holders.entry(account).or_default() += minted;
+        self.events.push(Event::LstDeposited { account, opg: amount, st_opg: minted });
+        self.deploy_buffer();
+        Ok(minted)
+    }
+
+    /// Plans where `need` OPG comes from, beyond the buffer: largest pool stake first, within free bond
+    /// (`all`: every pool delegation, entirely). Shares are rounded up, so a draw releases at least its take.
+    fn plan_draws(&self, mut need: u128, all: bool) -> Result<Vec<Draw>, LedgerError> {
+        let requested = need;
+        let mut stakes = self.pool_stakes();
+        stakes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut draws = Vec::new();
+        for (staker, value) in stakes {
+            let s = &self.stakers[&staker];
+            let held = self.delegations[&staker][&Address::LST_POOL].shares;
+            if all {
+                if s.tokens - value < s.locked {
+                    return Err(LedgerError::LstIlliquid { requested, available: 0 });
+                }
+                draws.push(Draw { staker, shares: held, released: value });
+                continue;
+            }
+            if need == 0 {
+                break;
+            }
+            let mut take = need.min(value);
+            for _ in 0..2 {
+                if take == 0 {
+                    break;
+                }
+                let shares = if take == value {
+                    held
+                } else {
+                    mul_div_ceil(take, s.shares, s.tokens)
+                        .ok_or(LedgerError::Overflow("redeem shares"))?
+                        .min(held)
+                };
+                let released = s.value_of(shares);
+                if s.tokens - released >= s.locked {
+                    draws.push(Draw { staker, shares, released });
+                    need -= take.min(need);
+                    break;
+                }
+                let per_share = s.tokens.div_ceil(s.shares.max(1));
+                take = s.free_bond().saturating_sub(per_share + 1).min(take - 1);
+            }
+        }
+        if need > 0 {
+            return Err(LedgerError::LstIlliquid { requested, available: requested - need });
+        }
+        Ok(draws)
+    }
+
+    /// Burns stOPG and queues the OPG it is worth for payout after the unbonding period. Returns the OPG
+    /// queued. The last holder to redeem takes the whole pool.
+    pub fn lst_redeem(&mut self, account: Address, st_amount: u128) -> Result<u128, LedgerError> {
+        self.check_user(account)?;
+        if st_amount == 0 {
+            return Err(LedgerError::ZeroAmount);
+        }
+        let available = self.st_opg_balance(account);
+        if st_amount > available {
+            return Err(LedgerError::InsufficientStOpg {
+                account,
+                requested: st_amount,
+                available,
+            });
+        }
+        let all = st_amount == self.lst.total;
+        let LstRate { opg, st_opg } = self.lst_rate();
+        let owed = if all {
+            opg
+        } else {
+            mul_div(st_amount, opg, st_opg).ok_or(LedgerError::Overflow("redeem"))?
+        };
+        // Pending rewards become buffer at harvest, so plan against the buffer after harvest.
+        let pending: u128 =
+            opg - self.pools.lst_buffer - self.pool_stakes().iter().map(|(_, v)| *v).sum::<u128>();
+        let buffer_after = self.pools.lst_buffer + pending;
+        let from_buffer = owed.min(buffer_after);
+        let draws = self.plan_draws(owed - from_buffer, all)?;
+        self.harvest();
+        self.lst.total -= st_amount;
+        let h = self.lst.holders.get_mut(&account).expect("checked");
+        *h -= st_amount;
+        if *h == 0 {
+            self.lst.holders.remove(&account);
+        }
+        self.pools.lst_buffer -= from_buffer;
+        let mut queued = from_buffer;
+        if from_buffer > 0 {
+            self.queue_unbonding(Address::LST_POOL, account, None, from_buffer);
+        }
+        for d in draws {
+            let released = d.released;
+            self.pool_unbond(&d);
+            let pay = if all { released } else { released.min(owed - queued) };
+            // Shares are removed rounding up: any excess over what is owed stays with the pool.
+            self.pools.lst_buffer += released - pay;
+            if pay > 0 {
+                self.queue_unbonding(Address::LST_POOL, account, Some(d.staker), pay);
+                queued += pay;
+            }
+        }
+        if all {
+            // The last holder takes whatever else is left (rounding remainders).
+            let rest = std::mem::take(&mut self.pools.lst_buffer);
+            if rest > 0 {
+                self.queue_unbonding(Address::LST_POOL, account, None, rest);
+                queued += rest;
+            }
+        }
+        self.events.push(Event::LstRedeemed { account, st_opg: st_amount, opg: queued });
+        Ok(queued)
+    }
+
+    /// Removes a planned draw's shares from the pool's delegation.
+    fn pool_unbond(&mut self, d: &Draw) {
+        let s = self.stakers.get_mut(&d.staker).expect("planned");
+        s.tokens -= d.released;
+        s.shares -= d.shares;
+        let map = self.delegations.get_mut(&d.staker).expect("planned");
+        let del = map.get_mut(&Address::LST_POOL).expect("planned");
+        del.shares -= d.shares;
+        if del.shares == 0 {
+            map.remove(&Address::LST_POOL);
+            if map.is_empty() {
+                self.delegations.remove(&d.staker);
+            }
+        }
+        self.sweep_if_empty(d.staker);
+    }
+
+    /// Moves stOPG between holders.
+    pub fn lst_transfer(
+        &mut self,
+        from: Address,
+        to: Address,
+        amount: u128,
+    ) -> Result<(), LedgerError> {
+        self.check_user(from)?;
+        self.check_user(to)?;
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount);
+        }
+        let available = self.st_opg_balance(from);
+        if amount > available {
+            return Err(LedgerError::InsufficientStOpg {
+                account: from,
+                requested: amount,
+                available,
+            });
+        }
+        let h = self.lst.holders.get_mut(&from).expect("checked");
+        *h -= amount;
+        if *h == 0 {
+            self.lst.holders.remove(&from);
+        }
+        *self.lst.holders.entry(to).or_default() += amount;
+        self.events.push(Event::LstTransfer { from, to, amount });
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! The unbonding queue and the redelegation record: stake on its way out (or across) stays slashable for
+//! faults committed while it was bonded, until it matures.
+//!
+//! ```text
+//!  undelegate / redeem stOPG ──► UnbondingEntry { creation, completion = creation + period, balance }
+//!                                      │  slash(infraction ≤ creation): balance −= fraction · initial
+//!                                      ▼
+//!               begin_block(height ≥ completion) ──► recipient's balance
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+
+/// Tokens leaving stake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnbondingEntry {
+    /// The delegator whose shares were removed (the liquid staking pool for stOPG redemptions).
+    pub delegator: Address,
+    /// Who is paid at completion.
+    pub recipient: Address,
+    /// The staker it left; `None` for the liquid staking pool's unstaked buffer (not slashable).
+    pub staker: Option<Address>,
+    /// Height it was created.
+    pub creation_height: u64,
+    /// Height it pays out.
+    pub completion_height: u64,
+    /// Tokens when created.
+    pub initial_balance: u128,
+    /// Tokens now (after slashing).
+    pub balance: u128,
+}
+
+/// Stake moved from one staker to another: it stays slashable for the source's faults until it matures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedelegationEntry {
+    /// Delegator.
+    pub delegator: Address,
+    /// Source staker.
+    pub from: Address,
+    /// Destination staker.
+    pub to: Address,
+    /// Height it was created.
+    pub creation_height: u64,
+    /// Height it stops being slashable for the source.
+    pub completion_height: u64,
+    /// Tokens moved.
+    pub initial_balance: u128,
+    /// Destination shares that came from this redelegation and are still there.
+    pub shares_dst: u128,
+}
+
+/// Something that matures at a height.
+pub trait Matures {
+    /// The height it matures.
+    fn completion_height(&self) -> u64;
+}
+
+impl Matures for UnbondingEntry {
+    fn completion_height(&self) -> u64 {
+        self.completion_height
+    }
+}
+
+impl Matures for RedelegationEntry {
+    fn completion_height(&self) -> u64 {
+        self.completion_height
+    }
+}
+
+/// Entries by id, with an index by completion height so maturing is O(matured · log n).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue<T> {
+    /// Next id.
+    pub next_id: u64,
+    /// Entries by id.
+    pub entries: BTreeMap<u64, T>,
+    /// `(completion_height, id)` of every entry.
+    pub by_completion: BTreeSet<(u64, u64)>,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue { next_id: 0, entries: BTreeMap::new(), by_completion: BTreeSet::new() }
+    }
+}
+
+impl<T: Matures> Queue<T> {
+    pub(crate) fn push(&mut self, entry: T) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.by_completion.insert((entry.completion_height(), id));
+        self.entries.insert(id, entry);
+        id
+    }
+
+    /// Removes and returns every entry with completion height ≤ `height`, in (height, id) order.
+    pub(crate) fn pop_matured(&mut self, height: u64) -> Vec<(u64, T)> {
+        let mut out = Vec::new();
+        while let Some(&(h, id)) = self.by_completion.first() {
+            if h > height {
+                break;
+            }
+            self.by_completion.pop_first();
+            if let Some(e) = self.entries.remove(&id) {
+                out.push((id, e));
+            }
+        }
+        out
+    }
+}

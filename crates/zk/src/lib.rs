@@ -1,0 +1,75 @@
+//! Proofs of inference for quantized (int8) models: a sumcheck prover over Goldilocks whose
+//! weights are committed once per model with WHIR, a transparent hash-based multilinear commitment.
+//!
+//! # What it owns
+//!
+//! * [`QuantizedModel`]: int8 weights and activations, exact integer accumulators, requantization
+//!   with onnxruntime's arithmetic, loaded from ONNX QOperator graphs ([`load_onnx`]). Its integer
+//!   execution ([`QuantizedModel::run`]) is bit-exact and equals onnxruntime on the same model.
+//! * [`commit_model`] / [`CommittedModel`]: the model commitment, made once per model.
+//! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
+//! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
+//!
+//! # Statement
+//!
+//! Public: the [`ModelCommitment`] (every model parameter except the weights, plus the WHIR root of
+//! the weights), the int8 input `x` (`[batch][input_dim]`) and the int8 output `y`. Claim: running
+//! the committed model on `x` gives `y`. The verifier never sees the weights.
+//!
+//! # Protocol
+//!
+//! ```text
+//!  commit (once per model)      W_1..W_L ─pad to 2^log_m × 2^log_k─► stacked table ─WHIR commit─► root
+//!
+//!  prover                                                      verifier
+//!  run model: accumulators A_ℓ = W_ℓ·X_ℓ (exact)
+//!  ─── A_1..A_L (int, in the clear) ──────────────────────────► |A_ℓ| ≤ k·255·128, recompute every
+//!                                                               non-linear stage from A_ℓ (bias,
+//!                                                               requant, rescale, ReLU): must give y,
+//!                                                               and gives every X_ℓ (X_ℓ = act − zp)
+//!  transcript ← domain, H(header), root, batch, x, y, A_1..A_L
+//!  per dense stage ℓ:
+//!    (r_n, r_i) ← transcript                                    claim c = Ã_ℓ(r_n, r_i)
+//!    sumcheck over j ∈ {0,1}^log_k of X̃_ℓ(r_n, j)·W̃_ℓ(r_i, j)  ─ rounds (h(0), h(2)) ─► replay, point s
+//!    w = W̃_ℓ(r_i, s) ─────────────────────────────────────────► check c_final = X̃_ℓ(r_n, s)·w
+//!  one WHIR opening of the stacked weights at all (r_i, s) ───► WHIR verify, opened values = the w's
+//! ```
+//!
+//! Each dense layer costs the prover O(out·in) field operations (two folds and a log k-round
+//! sumcheck): no per-multiply value is ever committed. The only per-proof commitment work is the
+//! WHIR opening of the (already committed) weights. Non-linear stages (requantization with f32
+//! semantics, per-channel rescale, ReLU, clamps) are checked by the verifier directly from the
+//! accumulators, which the proof carries in the clear: O(activations) work, exact, with no lookup
+//! argument. Intermediate activations are therefore revealed (the proof is not zero-knowledge).
+//!
+//! # Soundness
+//!
+//! * Integers embed into Goldilocks without wrap: |A| < 2^31 (checked) and every product and sum in
+//!   the matmul identity stays below p/2, so an identity mod p is an identity over ℤ.
+//! * Challenges live in `F_p²` (|EF| ≈ 2^128). The claim `Ã(r)` errs with probability
+//!   ≤ (log n + log m)/|EF|; each sumcheck with probability ≤ 2·log k/|EF|: together below 2^-120.
+//! * WHIR ([`pcs`]) runs with the proven unique-decoding bound, [`pcs::SECURITY_BITS`] = 100 bits per
+//!   error term, [`pcs::POW_BITS`] bits of proof-of-work, starting rate 2^-[`pcs::STARTING_LOG_INV_RATE`],
+//!   folding factor [`pcs::FOLDING_FACTOR`]; Merkle trees and Fiat–Shamir use Poseidon2 over
+//!   Goldilocks (width 8, 256-bit capacity and digests: 128-bit collision resistance).
+//! * Fiat–Shamir absorbs the domain separator, the SHA-256 of the model header, the WHIR root, the
+//!   batch size, input, output, all accumulators, every sumcheck message and every weight evaluation
+//!   before the challenge that depends on them; the WHIR opening then continues the same transcript.
+
+mod error;
+mod field;
+mod model;
+mod onnx;
+pub mod pcs;
+mod protocol;
+mod sumcheck;
+
+pub use error::{ModelError, VerifyError};
+pub use model::{
+    Dense, InputQuant, OutputDequant, QuantizedModel, Requant, Rescale, Stage, Trace, quantize,
+};
+pub use onnx::load_onnx;
+pub use protocol::{
+    CommittedModel, MAX_BATCH, ModelCommitment, Proof, commit_model, prove, verify,
+    weight_opening_security_bits,
+};
