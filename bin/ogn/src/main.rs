@@ -5,6 +5,7 @@
 //! ogn hub serve                      the Model Hub's HTTP API alone
 //! ogn model create|push|ls|show|pull|inspect
 //! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
+//! ogn prove <int8 model> --input x.json -o proof.json;  ogn verify-proof proof.json --model <model>
 //! ```
 //! Every command prints for people by default and JSON with `--json`. Settings come from flags, then
 //! environment variables (`OGN_HUB_URL`, `OGN_PRIVATE_KEY`, `OGN_DATA_DIR`, `OGN_CONFIG`), then the config
@@ -16,6 +17,7 @@ mod model;
 mod progress;
 mod reference;
 mod serve;
+mod zk;
 
 use std::path::PathBuf;
 
@@ -63,6 +65,10 @@ enum Command {
     Model(model::ModelCommand),
     /// Run a model on an input and print the outputs and the result id.
     Infer(infer::InferArgs),
+    /// Prove that an int8 model maps an input to its output (zero-knowledge-style succinct proof, no setup).
+    Prove(zk::ProveArgs),
+    /// Check a proof written by `ogn prove` against the model it claims.
+    VerifyProof(zk::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -104,6 +110,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hub(cmd) => serve::hub(&settings, cmd).await,
         Command::Model(cmd) => model::run(&settings, cmd, json).await,
         Command::Infer(args) => infer::run(&settings, args, json).await,
+        Command::Prove(args) => zk::prove(&settings, args, json).await,
+        Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
     }
 }
 

@@ -254,3 +254,46 @@ fn bad_input_gets_a_clear_error() {
     let err = net.fails(&["--key", other, "model", "push", "cls", model.to_str().unwrap()]);
     assert!(err.contains("403") || err.to_lowercase().contains("owner"), "{err}");
 }
+
+#[test]
+fn prove_then_verify_an_int8_model() {
+    let net = Devnet::start();
+    let model = fixture("models/mlp_int8.onnx");
+    let (input, _) = reference("mlp_int8");
+    // The reference input is two rows; prove the first one.
+    let values = input["input"]["values"].as_array().unwrap()[..784].to_vec();
+    let one_row = serde_json::json!({ "input": { "shape": [1, 784], "values": values } });
+    let input_file = net.data_dir.path().join("row.json");
+    std::fs::write(&input_file, serde_json::to_vec(&one_row).unwrap()).unwrap();
+    let proof = net.data_dir.path().join("proof.json");
+    let model = model.to_str().unwrap();
+    net.ok(&[
+        "prove",
+        model,
+        "--input",
+        input_file.to_str().unwrap(),
+        "-o",
+        proof.to_str().unwrap(),
+    ]);
+    let out = net.ok(&["verify-proof", proof.to_str().unwrap(), "--model", model]);
+    assert!(out.contains("valid"), "{out}");
+
+    // A different claimed output fails verification.
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let first = file["output"][0].as_i64().unwrap();
+    file["output"][0] = serde_json::json!(if first == 0 { 1 } else { 0 });
+    let forged = net.data_dir.path().join("forged.json");
+    std::fs::write(&forged, serde_json::to_vec(&file).unwrap()).unwrap();
+    let err = net.fails(&["verify-proof", forged.to_str().unwrap(), "--model", model]);
+    assert!(err.contains("proof rejected"), "{err}");
+
+    // The float model cannot stand in for the int8 one.
+    let float_model = fixture("models/mlp.onnx");
+    let err = net.fails(&[
+        "verify-proof",
+        proof.to_str().unwrap(),
+        "--model",
+        float_model.to_str().unwrap(),
+    ]);
+    assert!(err.contains("not a model ogn-zk can prove"), "{err}");
+}

@@ -72,6 +72,22 @@ impl HubOracle {
 
 impl InferenceOracle for HubOracle {
     fn run(&self, model: &str, input: &[Tensor]) -> Result<OracleResult, String> {
+        // Recorded through the `metrics` facade: `/metrics` (ogn-rpc) shows them when a recorder is installed.
+        let started = std::time::Instant::now();
+        let result = self.run_model(model, input);
+        let status = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!("ogn_inference_jobs_total", "status" => status).increment(1);
+        metrics::histogram!("ogn_inference_duration_seconds", "status" => status)
+            .record(started.elapsed().as_secs_f64());
+        let (models, bytes) = self.runtime.cache_usage();
+        metrics::gauge!("ogn_model_cache_models").set(models as f64);
+        metrics::gauge!("ogn_model_cache_bytes").set(bytes as f64);
+        result
+    }
+}
+
+impl HubOracle {
+    fn run_model(&self, model: &str, input: &[Tensor]) -> Result<OracleResult, String> {
         let cid = self.resolve(model)?;
         let bytes = self
             .handle

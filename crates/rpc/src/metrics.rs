@@ -66,6 +66,20 @@ pub(crate) fn describe() {
         "Transactions accepted through eth_sendRawTransaction or eth_sendTransaction"
     );
     metrics::describe_gauge!("ogn_chain_height", "Head block number");
+    metrics::describe_counter!(
+        "ogn_inference_jobs_total",
+        "Model runs during pre-execution and direct inference, by status"
+    );
+    metrics::describe_histogram!(
+        "ogn_inference_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to resolve, load and run a model, by status"
+    );
+    metrics::describe_gauge!(
+        "ogn_model_cache_bytes",
+        "Memory estimate of the cached optimized models"
+    );
+    metrics::describe_gauge!("ogn_model_cache_models", "Models in the cache of optimized models");
     metrics::describe_gauge!("ogn_txpool_pending", "Accepted transactions not yet in a block");
 }
 

@@ -587,5 +587,10 @@ async fn inference_results_over_rest() {
         let y: f64 = ours.as_str().unwrap().parse().unwrap();
         assert!((x - y).abs() <= 1e-9 * x.abs().max(1.0), "{sdk} {ours}");
     }
+    // The model run shows in the metrics (recorded by the chain's oracle through the `metrics` facade).
+    let text = node.get("/metrics").await.text().await.unwrap();
+    assert!(text.contains("ogn_inference_jobs_total{status=\"ok\"}"), "{text}");
+    assert!(text.contains("ogn_inference_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("ogn_model_cache_models"), "{text}");
     node.stop().await;
 }

@@ -1,0 +1,134 @@
+//! `ogn prove` and `ogn verify-proof`: ZK proofs that a quantized (int8) model maps an input to an output.
+//!
+//! `ogn prove <model> --input x.json -o proof.json` quantizes the input with the model's input scale, runs the
+//! model's integer execution, proves it (ogn-zk: sumcheck over Goldilocks, weights committed with WHIR) and writes
+//! one JSON file: `{"model", "commitment", "input", "output", "outputF32", "proof"}` (int8 vectors; commitment and
+//! proof as hex). `ogn verify-proof proof.json --model <model>` recommits the model, checks that the file's
+//! commitment is that model's, and verifies the proof: no trust in whoever made the file.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ogn_types::{DType, Tensor};
+use ogn_zk::{ModelCommitment, Proof, QuantizedModel, load_onnx};
+use serde::{Deserialize, Serialize};
+
+use crate::{config::Settings, infer::read_input, model::fetch_model};
+
+/// Arguments of `ogn prove`.
+#[derive(Debug, Args)]
+pub(crate) struct ProveArgs {
+    /// The int8 (QLinear) ONNX model: a CID, name@version[/file], or a local file.
+    model: String,
+    /// The input tensor: a JSON file, `-` for stdin, or inline JSON (one tensor, float values).
+    #[arg(short, long)]
+    input: String,
+    /// Where to write the proof file.
+    #[arg(short, long, default_value = "proof.json")]
+    output: PathBuf,
+}
+
+/// Arguments of `ogn verify-proof`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The proof file written by `ogn prove`.
+    proof: PathBuf,
+    /// The model the proof claims to be about (CID, name@version[/file], or a local file).
+    #[arg(long)]
+    model: String,
+}
+
+/// The proof file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofFile {
+    model: String,
+    commitment: String,
+    input: Vec<i8>,
+    output: Vec<i8>,
+    output_f32: Vec<f32>,
+    proof: String,
+}
+
+async fn load_model(settings: &Settings, reference: &str) -> Result<(String, QuantizedModel)> {
+    let (cid, bytes) = fetch_model(settings, reference).await?;
+    let model = load_onnx(&bytes).with_context(|| {
+        format!("{reference} is not a model ogn-zk can prove (int8 QLinear MLP)")
+    })?;
+    Ok((cid.to_string(), model))
+}
+
+pub(crate) async fn prove(settings: &Settings, args: ProveArgs, json_mode: bool) -> Result<()> {
+    let tensors = read_input(&args.input)?;
+    let [tensor]: [Tensor; 1] = tensors.try_into().map_err(|t: Vec<Tensor>| {
+        anyhow::anyhow!("give exactly one input tensor ({} given)", t.len())
+    })?;
+    let values = tensor.cast(DType::F32)?.to_f32()?;
+    let (cid, model) = load_model(settings, &args.model).await?;
+    let started = std::time::Instant::now();
+    let (file, proof_len) = tokio::task::spawn_blocking(move || -> Result<(ProofFile, usize)> {
+        let input = model.quantize_input(&values);
+        let committed = ogn_zk::CommittedModel::new(&model)?;
+        let (output, proof) = committed.prove(&input)?;
+        let proof = proof.to_bytes();
+        let file = ProofFile {
+            model: cid,
+            commitment: alloy::hex::encode(committed.commitment().to_bytes()),
+            output_f32: model.dequantize_output(&output),
+            input,
+            output,
+            proof: alloy::hex::encode(&proof),
+        };
+        Ok((file, proof.len()))
+    })
+    .await??;
+    let elapsed = started.elapsed();
+    std::fs::write(&args.output, serde_json::to_vec(&file)?)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if json_mode {
+        println!(
+            "{}",
+            serde_json::json!({ "model": file.model, "proofFile": args.output, "proofBytes": proof_len,
+                "output": file.output_f32, "proveSeconds": elapsed.as_secs_f64() })
+        );
+    } else {
+        println!("model   {}", file.model);
+        println!("output  {:?}", file.output_f32);
+        println!(
+            "proof   {} ({proof_len} bytes, {:.1} ms)",
+            args.output.display(),
+            elapsed.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn verify(settings: &Settings, args: VerifyArgs, json_mode: bool) -> Result<()> {
+    let text =
+        std::fs::read(&args.proof).with_context(|| format!("reading {}", args.proof.display()))?;
+    let file: ProofFile =
+        serde_json::from_slice(&text).context("the proof file is not an ogn proof")?;
+    let (cid, model) = load_model(settings, &args.model).await?;
+    let outcome = tokio::task::spawn_blocking(move || -> Result<()> {
+        let expected = ogn_zk::commit_model(&model)?;
+        let claimed = ModelCommitment::from_bytes(
+            &alloy::hex::decode(&file.commitment).context("commitment is not hex")?,
+        )?;
+        if claimed.id() != expected.id() {
+            bail!("the proof is for a different model than {cid}");
+        }
+        let proof =
+            Proof::from_bytes(&alloy::hex::decode(&file.proof).context("proof is not hex")?)?;
+        ogn_zk::verify(&expected, &file.input, &file.output, &proof)?;
+        Ok(())
+    })
+    .await?;
+    outcome.context("proof rejected")?;
+    if json_mode {
+        println!("{}", serde_json::json!({ "valid": true }));
+    } else {
+        println!("valid: the committed model maps the input to the output");
+    }
+    Ok(())
+}
