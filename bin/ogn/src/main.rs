@@ -6,6 +6,7 @@
 //! ogn model create|push|ls|show|pull|inspect
 //! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
 //! ogn prove <int8 model> --input x.json -o proof.json;  ogn verify-proof proof.json --model <model>
+//! ogn sim crates/sim/scenarios/*.toml [--seed N] [--out DIR]
 //! ```
 //! Every command prints for people by default and JSON with `--json`. Settings come from flags, then
 //! environment variables (`OGN_HUB_URL`, `OGN_PRIVATE_KEY`, `OGN_DATA_DIR`, `OGN_CONFIG`), then the config
@@ -17,6 +18,7 @@ mod model;
 mod progress;
 mod reference;
 mod serve;
+mod sim;
 mod zk;
 
 use std::path::PathBuf;
@@ -69,6 +71,8 @@ enum Command {
     Prove(zk::ProveArgs),
     /// Check a proof written by `ogn prove` against the model it claims.
     VerifyProof(zk::VerifyArgs),
+    /// Stress the incentives: run the ledger under economic scenarios and print a verdict for each.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Infer(args) => infer::run(&settings, args, json).await,
         Command::Prove(args) => zk::prove(&settings, args, json).await,
         Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
+        Command::Sim(args) => tokio::task::spawn_blocking(move || sim::run(args, json)).await?,
     }
 }
 

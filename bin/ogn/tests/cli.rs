@@ -297,3 +297,29 @@ fn prove_then_verify_an_int8_model() {
     ]);
     assert!(err.contains("not a model ogn-zk can prove"), "{err}");
 }
+
+#[test]
+fn sim_gives_a_verdict_per_scenario() {
+    let scenarios = repo().join("crates/sim/scenarios");
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ogn"))
+        .args(["--json", "sim", "--out"])
+        .arg(out_dir.path())
+        .arg(scenarios.join("s01_emission_decay.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let verdicts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(verdicts[0]["verdict"].as_str().unwrap().starts_with("breaks"), "{verdicts}");
+    for ext in ["csv", "json", "svg"] {
+        assert!(
+            out_dir.path().join(format!("s01_emission_decay.{ext}")).is_file(),
+            "{ext} written"
+        );
+    }
+    let bad = out_dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nno_such_field = 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ogn")).arg("sim").arg(&bad).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_field"));
+}
