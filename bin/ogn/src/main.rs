@@ -7,6 +7,7 @@
 //! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
 //! ogn prove <int8 model> --input x.json -o proof.json;  ogn verify-proof proof.json --model <model>
 //! ogn sim crates/sim/scenarios/*.toml [--seed N] [--out DIR]
+//! ogn stake|delegate|undelegate|redelegate|rewards|validators|operators;  ogn lst deposit|redeem
 //! ```
 //! Every command prints for people by default and JSON with `--json`. Settings come from flags, then
 //! environment variables (`OGN_HUB_URL`, `OGN_PRIVATE_KEY`, `OGN_DATA_DIR`, `OGN_CONFIG`), then the config
@@ -19,6 +20,7 @@ mod progress;
 mod reference;
 mod serve;
 mod sim;
+mod stake;
 mod zk;
 
 use std::path::PathBuf;
@@ -71,6 +73,23 @@ enum Command {
     Prove(zk::ProveArgs),
     /// Check a proof written by `ogn prove` against the model it claims.
     VerifyProof(zk::VerifyArgs),
+    /// Register the signer as a validator or inference operator with a self-bond.
+    Stake(stake::StakeArgs),
+    /// Delegate OPG to a validator or operator.
+    Delegate(stake::DelegateArgs),
+    /// Start unbonding a delegation (paid after the unbonding period).
+    Undelegate(stake::DelegateArgs),
+    /// Move a delegation to another validator or operator.
+    Redelegate(stake::RedelegateArgs),
+    /// Show (or withdraw) the signer's rewards from a validator or operator, per source.
+    Rewards(stake::RewardsArgs),
+    /// List validators and network staking figures (yield, subsidy ratio, runway, stOPG rate).
+    Validators(stake::ListArgs),
+    /// List inference operators and network staking figures.
+    Operators(stake::ListArgs),
+    /// The stOPG liquid staking token.
+    #[command(subcommand)]
+    Lst(stake::LstCommand),
     /// Stress the incentives: run the ledger under economic scenarios and print a verdict for each.
     Sim(sim::SimArgs),
 }
@@ -117,6 +136,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prove(args) => zk::prove(&settings, args, json).await,
         Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
         Command::Sim(args) => tokio::task::spawn_blocking(move || sim::run(args, json)).await?,
+        Command::Stake(args) => stake::stake(&settings, args, json).await,
+        Command::Delegate(args) => stake::delegate(&settings, args, json).await,
+        Command::Undelegate(args) => stake::undelegate(&settings, args, json).await,
+        Command::Redelegate(args) => stake::redelegate(&settings, args, json).await,
+        Command::Rewards(args) => stake::rewards(&settings, args, json).await,
+        Command::Validators(args) => stake::list(&settings, args, false, json).await,
+        Command::Operators(args) => stake::list(&settings, args, true, json).await,
+        Command::Lst(cmd) => stake::lst(&settings, cmd, json).await,
     }
 }
 

@@ -9,6 +9,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use alloy::sol_types::SolCall;
 use alloy::{
     consensus::{
         EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
@@ -50,6 +51,7 @@ use crate::{
     evm::{BlockCtx, Checks, transact, tx_env},
     inference::{INFERENCE_PRECOMPILE, InferenceRecord, Session, Source, records_root},
     oracle::InferenceOracle,
+    staking::{IStaking, STAKING_PRECOMPILE, SYSTEM_ADDRESS},
     state::{StateDiff, WorldState},
     store::{META_CHAIN_ID, META_TIME_OFFSET, Store},
 };
@@ -326,6 +328,12 @@ impl Chain {
         for address in [INFERENCE_PRECOMPILE, config.inference_hub] {
             world.put_genesis(address, U256::ZERO, Some(Bytes::from_static(&[0xfe])));
         }
+        // The staking precompile: the encoded ledger in its storage, the incentive pool as its balance.
+        let (slots, pool) = crate::staking::genesis(&config.staking).map_err(ChainError::Config)?;
+        world.put_genesis(STAKING_PRECOMPILE, pool, Some(Bytes::from_static(&[0xfe])));
+        world.put_genesis_storage(&STAKING_PRECOMPILE, &slots);
+        let storage: Vec<(Address, U256, U256)> =
+            slots.iter().map(|(k, v)| (STAKING_PRECOMPILE, *k, *v)).collect();
         let header = Header {
             parent_hash: B256::ZERO,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -356,7 +364,7 @@ impl Chain {
             &block,
             &changed,
             &[],
-            &[],
+            &storage,
             &codes,
             &[(META_CHAIN_ID, config.chain_id.to_be_bytes().to_vec())],
         )?;
@@ -845,6 +853,7 @@ impl Chain {
             dropped: Vec::new(),
         };
         let invalid = |reason: String| ChainError::InvalidBlock { number: ctx.number, reason };
+        self.system_call(&mut db, ctx, false, &mut out.diff)?;
         for mut pending in txs {
             if out.gas_used + pending.tx.gas_limit() > ctx.gas_limit {
                 if builder {
@@ -916,7 +925,60 @@ impl Chain {
                 }
             }
         }
+        self.system_call(&mut db, ctx, true, &mut out.diff)?;
         Ok(out)
+    }
+
+    /// The staking ledger's block boundary (`begin_block` before the transactions, `end_block` after),
+    /// executed as a call from [`SYSTEM_ADDRESS`] whose state changes join the block's.
+    fn system_call(
+        &self,
+        db: &mut CacheDB<&WorldState>,
+        ctx: BlockCtx,
+        end: bool,
+        diff: &mut StateDiff,
+    ) -> Result<(), ChainError> {
+        let data = IStaking::systemBlockCall { number: ctx.number, end }.abi_encode();
+        let env = TxEnv {
+            tx_type: 0,
+            caller: SYSTEM_ADDRESS,
+            gas_limit: ctx.gas_limit,
+            gas_price: 0,
+            kind: TxKind::Call(STAKING_PRECOMPILE),
+            data: data.into(),
+            chain_id: Some(self.chain_id()),
+            ..Default::default()
+        };
+        let (result, _) = transact(
+            &mut *db,
+            ctx,
+            Checks { chain_id: self.chain_id(), call: true },
+            env,
+            self.inner.config.inference_hub,
+            Session::new(Source::Unavailable),
+        );
+        let invalid = |reason: String| ChainError::InvalidBlock {
+            number: ctx.number,
+            reason: format!("staking block boundary: {reason}"),
+        };
+        match result {
+            Ok((ExecutionResult::Success { .. }, mut state)) => {
+                state.remove(&SYSTEM_ADDRESS);
+                diff.record(&state);
+                db.commit(state);
+                Ok(())
+            }
+            Ok((ExecutionResult::Revert { output, .. }, _)) => {
+                Err(invalid(decode_revert_reason(&output).unwrap_or_default()))
+            }
+            Ok((ExecutionResult::Halt { reason, .. }, _)) => Err(invalid(halt_message(&reason))),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
+    /// The staking ledger ([`crate::staking`]) in the head's state.
+    pub fn staking_ledger(&self) -> Result<ogn_ledger::Ledger, ChainError> {
+        crate::staking::ledger_of(&self.inner.core.read().world).map_err(ChainError::Corrupt)
     }
 
     fn make_receipt(

@@ -71,6 +71,9 @@ pub struct ChainConfig {
     pub inference_hub: Address,
     /// Largest accepted transaction in bytes.
     pub max_tx_bytes: usize,
+    /// Parameters of the staking ledger at genesis (stored in the chain state; a reopened chain keeps
+    /// its genesis parameters).
+    pub staking: ogn_ledger::Params,
 }
 
 impl Default for ChainConfig {
@@ -87,6 +90,7 @@ impl Default for ChainConfig {
             dev_balance: DEV_BALANCE,
             inference_hub: DEFAULT_INFERENCE_HUB,
             max_tx_bytes: MAX_TX_BYTES,
+            staking: ogn_ledger::Params::default(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Building a revm `Evm` for one transaction, with the inference precompile and hub installed.
+//! Building a revm `Evm` for one transaction, with the inference and staking precompiles and the hub
+//! installed.
 //! `Evm` is `!Send`, so one is built per transaction on the calling thread; the database it reads
 //! (`WorldState` behind a `CacheDB`) is `Send` and lives in the chain's shared state.
 
@@ -24,7 +25,7 @@ use crate::inference::{CallOutcome, INFERENCE_PRECOMPILE, Session, handle_call};
 /// The hard fork the chain runs (Prague: no EIP-7825 per-transaction gas cap, no blob transactions).
 pub(crate) const SPEC: SpecId = SpecId::PRAGUE;
 
-/// Ethereum's precompiles plus the inference precompile and the Inference hub.
+/// Ethereum's precompiles plus the inference precompile, the Inference hub and the staking precompile.
 pub(crate) struct OgnPrecompiles<'a> {
     inner: EthPrecompiles,
     addresses: AddressSet,
@@ -38,6 +39,7 @@ impl<'a> OgnPrecompiles<'a> {
         let mut addresses = inner.warm_addresses().clone();
         addresses.insert(INFERENCE_PRECOMPILE);
         addresses.insert(hub);
+        addresses.insert(crate::staking::STAKING_PRECOMPILE);
         Self { inner, addresses, hub, session }
     }
 }
@@ -58,6 +60,9 @@ where
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
         let address = inputs.bytecode_address;
+        if address == crate::staking::STAKING_PRECOMPILE {
+            return crate::staking::run(context, inputs).map(Some);
+        }
         if address != INFERENCE_PRECOMPILE && address != self.hub {
             return self.inner.run(context, inputs);
         }

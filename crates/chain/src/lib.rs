@@ -1,6 +1,7 @@
 //! The ogn chain: Ethereum-format transactions in blocks executed with `revm`, inference inside
 //! transactions through OpenGradient's precompile (`0x…F4`) and Inference hub contract, pre-execution of
-//! inference (PIPE), and storage in `redb`.
+//! inference (PIPE), staking through the [`staking`] precompile (`0x…0100`, the `ogn-ledger` state in
+//! its storage, advanced at every block boundary), and storage in `redb`.
 //!
 //! # Protocol
 //!
@@ -61,6 +62,7 @@ mod error;
 mod evm;
 pub mod inference;
 mod oracle;
+pub mod staking;
 mod state;
 mod store;
 
@@ -75,4 +77,6 @@ pub use config::{
 };
 pub use error::{CallError, ChainError, TxError};
 pub use inference::{INFERENCE_PRECOMPILE, InferenceRecord};
+pub use ogn_ledger;
 pub use oracle::{HubOracle, InferenceOracle, OracleResult};
+pub use staking::{IStaking, STAKING_PRECOMPILE};

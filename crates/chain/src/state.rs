@@ -234,6 +234,14 @@ impl WorldState {
         );
     }
 
+    /// Sets genesis storage of an account inserted by [`Self::put_genesis`].
+    pub(crate) fn put_genesis_storage(&mut self, address: &Address, slots: &[(U256, U256)]) {
+        if let Some(a) = self.accounts.get_mut(address) {
+            a.storage.extend(slots.iter().filter(|(_, v)| !v.is_zero()).copied());
+            a.storage_root = storage_root_of(&a.storage);
+        }
+    }
+
     pub(crate) fn balance(&self, address: &Address) -> U256 {
         self.accounts.get(address).map(|a| a.balance).unwrap_or_default()
     }
