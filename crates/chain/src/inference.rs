@@ -46,60 +46,13 @@ pub fn inference_gas(work: u64) -> u64 {
     INFERENCE_BASE_GAS.saturating_add(work.div_ceil(WORK_UNITS_PER_GAS))
 }
 
+pub use ogn_types::opengradient::{
+    AbiNumber as Number, ChatMessage, IInference, IInferencePrecompile, JsonScalar, LLMChatRequest,
+    LLMChatResponse, LLMCompletionRequest, LLMCompletionResponse, ModelInferenceRequest,
+    ModelInput, ModelOutput, NumberTensor, StringTensor, ToolCall, ToolDefinition,
+};
+
 sol! {
-    /// OpenGradient's ABI (same signatures as `abi/InferencePrecompile.abi` and `abi/inference.abi`;
-    /// a test checks the selectors against those files).
-    #[derive(Debug, PartialEq, Eq)]
-    struct Number { int128 value; int128 decimals; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct NumberTensor { string name; Number[] values; uint32[] shape; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct StringTensor { string name; string[] values; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct JsonScalar { string name; string value; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ModelInput { NumberTensor[] numbers; StringTensor[] strings; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ModelOutput { NumberTensor[] numbers; StringTensor[] strings; JsonScalar[] jsons; bool is_simulation_result; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ModelInferenceRequest { uint8 mode; string modelCID; ModelInput input; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct LLMCompletionRequest { uint8 mode; string modelCID; string prompt; uint32 max_tokens; string[] stop_sequence; uint32 temperature; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct LLMCompletionResponse { string answer; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ToolCall { string id; string name; string arguments; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ChatMessage { string role; string content; string name; string tool_call_id; ToolCall[] tool_calls; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct ToolDefinition { string description; string name; string parameters; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct LLMChatRequest { uint8 mode; string modelCID; ChatMessage[] messages; ToolDefinition[] tools; string tool_choice; uint32 max_tokens; string[] stop_sequence; uint32 temperature; }
-    #[derive(Debug, PartialEq, Eq)]
-    struct LLMChatResponse { string finish_reason; ChatMessage message; }
-
-    /// The precompile at `0x…F4`.
-    #[derive(Debug, PartialEq, Eq)]
-    interface IInferencePrecompile {
-        function runModelInference(ModelInferenceRequest request) external returns (ModelOutput);
-        function runLLMCompletion(LLMCompletionRequest request) external returns (LLMCompletionResponse);
-        function runLLMChat(LLMChatRequest request) external returns (LLMChatResponse);
-        event ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response);
-        event LLMCompletionEvent(string inferenceID, LLMCompletionRequest request, LLMCompletionResponse response);
-        event LLMChat(string inferenceID, LLMChatRequest request, LLMChatResponse response);
-    }
-
-    /// The Inference hub contract.
-    #[derive(Debug, PartialEq, Eq)]
-    interface IInference {
-        function run(string modelId, uint8 inferenceMode, ModelInput modelInput) external returns (ModelOutput);
-        function runLLMCompletion(LLMCompletionRequest request) external returns (LLMCompletionResponse);
-        function runLLMChat(LLMChatRequest request) external returns (LLMChatResponse);
-        event InferenceResult(ModelOutput output);
-        event LLMCompletionResult(LLMCompletionResponse response);
-        event LLMChatResult(LLMChatResponse response);
-    }
-
     /// Solidity's revert reason.
     error Error(string message);
 }

@@ -1,5 +1,6 @@
-//! OpenGradient's tensor ABI, exactly as its precompile (`0x…F4`) and Inference contract declare it, and the
-//! conversions between it and [`Tensor`].
+//! OpenGradient's ABI, exactly as its precompile (`0x…F4`, [`IInferencePrecompile`]) and Inference hub
+//! contract ([`IInference`]) declare it — tensors, LLM requests, calls and events — and the conversions between
+//! its tensors and [`Tensor`]. Selectors and topics are checked against the ABI files in ogn-chain's tests.
 //!
 //! ```text
 //! ModelInput  = (NumberTensor[] numbers, StringTensor[] strings)
@@ -47,6 +48,51 @@ sol! {
     /// The precompile's request: `(uint8 mode, string modelCID, ModelInput input)`.
     #[derive(Debug, PartialEq, Eq)]
     struct ModelInferenceRequest { uint8 mode; string modelCID; ModelInput input; }
+
+    /// An LLM completion request (`runLLMCompletion`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct LLMCompletionRequest { uint8 mode; string modelCID; string prompt; uint32 max_tokens; string[] stop_sequence; uint32 temperature; }
+    /// An LLM completion answer.
+    #[derive(Debug, PartialEq, Eq)]
+    struct LLMCompletionResponse { string answer; }
+    /// A tool call in a chat message.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ToolCall { string id; string name; string arguments; }
+    /// One chat message.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ChatMessage { string role; string content; string name; string tool_call_id; ToolCall[] tool_calls; }
+    /// A tool offered to an LLM.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ToolDefinition { string description; string name; string parameters; }
+    /// An LLM chat request (`runLLMChat`).
+    #[derive(Debug, PartialEq, Eq)]
+    struct LLMChatRequest { uint8 mode; string modelCID; ChatMessage[] messages; ToolDefinition[] tools; string tool_choice; uint32 max_tokens; string[] stop_sequence; uint32 temperature; }
+    /// An LLM chat answer.
+    #[derive(Debug, PartialEq, Eq)]
+    struct LLMChatResponse { string finish_reason; ChatMessage message; }
+
+    /// The inference precompile at `0x…F4` (`InferencePrecompile.abi`).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IInferencePrecompile {
+        function runModelInference(ModelInferenceRequest request) external returns (ModelOutput);
+        function runLLMCompletion(LLMCompletionRequest request) external returns (LLMCompletionResponse);
+        function runLLMChat(LLMChatRequest request) external returns (LLMChatResponse);
+        event ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response);
+        event LLMCompletionEvent(string inferenceID, LLMCompletionRequest request, LLMCompletionResponse response);
+        event LLMChat(string inferenceID, LLMChatRequest request, LLMChatResponse response);
+    }
+
+    /// The Inference hub contract (`inference.abi`).
+    #[derive(Debug, PartialEq, Eq)]
+    interface IInference {
+        function run(string modelId, uint8 inferenceMode, ModelInput modelInput) external returns (ModelOutput);
+        function runLLMCompletion(LLMCompletionRequest request) external returns (LLMCompletionResponse);
+        function runLLMChat(LLMChatRequest request) external returns (LLMChatResponse);
+        event InferenceResult(ModelOutput output);
+        event LLMCompletionResult(LLMCompletionResponse response);
+        event LLMChatResult(LLMChatResponse response);
+    }
+
 }
 
 /// Why tensors cannot be expressed in OpenGradient's ABI.
