@@ -1,0 +1,234 @@
+// Load client of bench/devnet-vs-hardhat: signs transactions ahead of time, sends them over JSON-RPC
+// (eth_sendRawTransaction, keep-alive HTTP, one stream per sender so nonces arrive in order), waits until
+// every receipt exists and prints one JSON line with the throughput.
+//
+//   node devnet-vs-hardhat.cjs transfers URL COUNT STREAMS
+//   node devnet-vs-hardhat.cjs inference URL COUNT STREAMS MODEL_CID
+//
+// Needs `ethers` on NODE_PATH (the bench script installs it). Senders: the first STREAMS dev accounts of the
+// mnemonic "test test … junk" (funded on both ogn devnet and a hardhat node). Each stream sends its sender's
+// transactions one after another; the streams run concurrently. Signing and the nonce/fee look-ups happen
+// before the clock starts; the clock stops when the last receipt is found.
+"use strict";
+
+const http = require("node:http");
+const { Wallet, HDNodeWallet, Mnemonic, AbiCoder, id } = require("ethers");
+
+const MNEMONIC = "test test test test test test test test test test test junk";
+const PRECOMPILE = "0x00000000000000000000000000000000000000F4";
+const RUN_MODEL_INFERENCE =
+  "runModelInference((uint8,string,((string,(int128,int128)[],uint32[])[],(string,string[])[])))";
+
+function devWallets(n) {
+  const m = Mnemonic.fromPhrase(MNEMONIC);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const w = HDNodeWallet.fromMnemonic(m, `m/44'/60'/0'/0/${i}`);
+    out.push(new Wallet(w.privateKey));
+  }
+  return out;
+}
+
+/** JSON-RPC over one keep-alive agent; `call(method, params)` resolves to the result or throws. */
+function client(url, sockets) {
+  const u = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+  let next = 1;
+  function post(body) {
+    return new Promise((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify(body));
+      const req = http.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: "POST",
+          agent,
+          headers: { "content-type": "application/json", "content-length": data.length },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString()));
+            } catch (e) {
+              reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`));
+            }
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(data);
+    });
+  }
+  async function call(method, params) {
+    const r = await post({ jsonrpc: "2.0", id: next++, method, params });
+    if (r.error) throw new Error(`${method}: ${r.error.code} ${r.error.message}`);
+    return r.result;
+  }
+  async function batch(method, paramsList) {
+    const body = paramsList.map((p) => ({ jsonrpc: "2.0", id: next++, method, params: p }));
+    const r = await post(body);
+    if (!Array.isArray(r)) throw new Error(`${method} batch: ${JSON.stringify(r).slice(0, 200)}`);
+    const byId = new Map(r.map((x) => [x.id, x]));
+    return body.map((b) => {
+      const x = byId.get(b.id);
+      if (!x || x.error) throw new Error(`${method}: ${JSON.stringify(x && x.error)}`);
+      return x.result;
+    });
+  }
+  return { call, batch, close: () => agent.destroy() };
+}
+
+/** 784 fixed pseudo-random numbers in [0, 1) with 4 decimals (OpenGradient Numbers), one set per seed. */
+function mlpValues(seed) {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const values = [];
+  for (let i = 0; i < 784; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    values.push(s % 10000);
+  }
+  return values;
+}
+
+/**
+ * Calldata of runModelInference(VANILLA, cid, {input: values as Number(v, 4), shape [1, 784]}). The ABI
+ * encoding is done once with ethers; each call then rewrites the 784 value words in place (the Number
+ * tuples are static, so they lie 64 bytes apart), which is ~1000x faster than re-encoding.
+ */
+function inferenceEncoder(cid) {
+  const SENTINEL = 0x5a5a5a5a5a5an;
+  const first = [SENTINEL, ...mlpValues(1).slice(1).map(BigInt)];
+  const request = [0, cid, [[["input", first.map((v) => [v, 4n]), [1, 784]]], []]];
+  const selector = id(RUN_MODEL_INFERENCE).slice(0, 10);
+  const args = AbiCoder.defaultAbiCoder().encode(
+    ["(uint8,string,((string,(int128,int128)[],uint32[])[],(string,string[])[]))"],
+    [request],
+  );
+  const template = selector + args.slice(2);
+  const at = template.indexOf(SENTINEL.toString(16).padStart(64, "0"));
+  if (at < 0 || template.indexOf(SENTINEL.toString(16).padStart(64, "0"), at + 1) >= 0) {
+    throw new Error("cannot locate the input values in the encoded call");
+  }
+  const head = template.slice(0, at);
+  const tail = template.slice(at + 784 * 128);
+  return (seed) => {
+    const parts = [head];
+    for (const v of mlpValues(seed)) parts.push(v.toString(16).padStart(64, "0"), "0".repeat(63) + "4");
+    parts.push(tail);
+    return parts.join("");
+  };
+}
+
+async function main() {
+  const [kind, url, countArg, streamsArg, cid] = process.argv.slice(2);
+  const count = Number(countArg);
+  const streams = Number(streamsArg);
+  if (!["transfers", "inference"].includes(kind) || !url || !(count > 0) || !(streams > 0 && streams <= 10)) {
+    throw new Error("usage: devnet-vs-hardhat.cjs transfers|inference URL COUNT STREAMS(1..10) [MODEL_CID]");
+  }
+  if (kind === "inference" && !cid) throw new Error("inference needs the model CID");
+  const rpc = client(url, streams + 2);
+  const chainId = BigInt(await rpc.call("eth_chainId", []));
+  const block = await rpc.call("eth_getBlockByNumber", ["latest", false]);
+  const baseFee = BigInt(block.baseFeePerGas || "0x3b9aca00");
+  const maxFee = baseFee * 4n + 2_000_000_000n;
+  const wallets = devWallets(streams);
+
+  // Sign everything before the clock starts.
+  const perStream = wallets.map(() => []);
+  let gasLimit = 21000n;
+  let firstData;
+  let encode;
+  if (kind === "inference") {
+    encode = inferenceEncoder(cid);
+    firstData = encode(1);
+    const est = await rpc.call("eth_estimateGas", [{ from: wallets[0].address, to: PRECOMPILE, data: firstData }]);
+    gasLimit = (BigInt(est) * 12n) / 10n;
+  }
+  const signStart = performance.now();
+  for (let k = 0; k < wallets.length; k++) {
+    const nonce = BigInt(await rpc.call("eth_getTransactionCount", [wallets[k].address, "pending"]));
+    const n = Math.floor(count / streams) + (k < count % streams ? 1 : 0);
+    for (let i = 0; i < n; i++) {
+      const tx = {
+        type: 2,
+        chainId,
+        nonce: nonce + BigInt(i),
+        gasLimit,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: 1_000_000_000n,
+      };
+      if (kind === "transfers") {
+        tx.to = "0x" + (0x1000 + ((k * 7919 + i) % 1000)).toString(16).padStart(40, "0");
+        tx.value = 1_000_000_000n + BigInt(i);
+      } else {
+        tx.to = PRECOMPILE;
+        tx.value = 0n;
+        tx.data = encode(k * 1_000_003 + i + 1);
+      }
+      perStream[k].push(await wallets[k].signTransaction(tx));
+    }
+  }
+  const signMs = performance.now() - signStart;
+  const headBefore = Number(await rpc.call("eth_blockNumber", []));
+
+  const t0 = performance.now();
+  const hashes = [];
+  const latencies = [];
+  await Promise.all(
+    perStream.map(async (raws) => {
+      for (const raw of raws) {
+        const t = performance.now();
+        hashes.push(await rpc.call("eth_sendRawTransaction", [raw]));
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const sentMs = performance.now() - t0;
+  // Until every receipt exists (batches of 200; polls again for the missing ones).
+  let missing = hashes.slice();
+  let failed = 0;
+  while (missing.length > 0) {
+    const still = [];
+    for (let i = 0; i < missing.length; i += 200) {
+      const chunk = missing.slice(i, i + 200);
+      const receipts = await rpc.batch("eth_getTransactionReceipt", chunk.map((h) => [h]));
+      receipts.forEach((r, j) => {
+        if (!r) still.push(chunk[j]);
+        else if (r.status !== "0x1") failed++;
+      });
+    }
+    missing = still;
+    if (missing.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  const totalMs = performance.now() - t0;
+  const headAfter = Number(await rpc.call("eth_blockNumber", []));
+  rpc.close();
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  console.log(
+    JSON.stringify({
+      kind,
+      url,
+      txs: hashes.length,
+      streams,
+      failed,
+      sign_ms: Math.round(signMs),
+      send_ms: Math.round(sentMs),
+      total_ms: Math.round(totalMs),
+      tps: Number(((hashes.length * 1000) / totalMs).toFixed(1)),
+      blocks: headAfter - headBefore,
+      latency_ms_p50: Number(q(0.5).toFixed(2)),
+      latency_ms_p99: Number(q(0.99).toFixed(2)),
+      gas_limit: Number(gasLimit),
+    }),
+  );
+  if (failed > 0) process.exitCode = 2;
+}
+
+main().catch((e) => {
+  console.error(`devnet-vs-hardhat: ${e.message}`);
+  process.exit(1);
+});
