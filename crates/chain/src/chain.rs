@@ -134,6 +134,9 @@ struct Inner {
     core: RwLock<Core>,
     pool: Mutex<Pool>,
     mine_lock: Mutex<()>,
+    /// Serializes [`Chain::commit_block`]: the head moves only under it, so the disk write can run without
+    /// the pool lock (transactions keep arriving meanwhile and go into the next block).
+    commit_lock: Mutex<()>,
     oracle: Option<Arc<dyn InferenceOracle>>,
     dev: Vec<PrivateKeySigner>,
     time_offset: AtomicU64,
@@ -290,6 +293,7 @@ impl Chain {
             core: RwLock::new(core),
             pool: Mutex::new(Pool::default()),
             mine_lock: Mutex::new(()),
+            commit_lock: Mutex::new(()),
             oracle,
             dev,
             time_offset: AtomicU64::new(offset),
@@ -1093,36 +1097,39 @@ impl Chain {
     /// holds leave the pool; the others are checked again against the new head.
     pub fn commit_block(&self, executed: ExecutedBlock) -> Result<ChainBlock, ChainError> {
         let ExecutedBlock { block, diff, changed } = executed;
+        let _commit = self.inner.commit_lock.lock();
+        if block.header.parent_hash != self.inner.core.read().head_hash {
+            return Err(ChainError::InvalidBlock {
+                number: block.header.number,
+                reason: "parent is not the head (executed against another state)".into(),
+            });
+        }
+        let mut cleared = Vec::new();
+        let mut storage_changes = Vec::new();
+        for (address, change) in &diff.accounts {
+            match change {
+                crate::state::AccountChange::Deleted => cleared.push(*address),
+                crate::state::AccountChange::Updated { storage_cleared, storage, .. } => {
+                    if *storage_cleared {
+                        cleared.push(*address);
+                    }
+                    storage_changes.extend(storage.iter().map(|(k, v)| (*address, *k, *v)));
+                }
+            }
+        }
+        // The write (and its fsync) holds neither the pool nor the state: transactions are accepted on
+        // the old head meanwhile and checked again below. Queries ignore a stored block above the head.
+        self.inner.store.commit_block(
+            &block,
+            &changed,
+            &cleared,
+            &storage_changes,
+            &diff.codes,
+            &[],
+        )?;
         let mut pool = self.inner.pool.lock();
         {
             let mut core = self.inner.core.write();
-            if block.header.parent_hash != core.head_hash {
-                return Err(ChainError::InvalidBlock {
-                    number: block.header.number,
-                    reason: "parent is not the head (executed against another state)".into(),
-                });
-            }
-            let mut cleared = Vec::new();
-            let mut storage_changes = Vec::new();
-            for (address, change) in &diff.accounts {
-                match change {
-                    crate::state::AccountChange::Deleted => cleared.push(*address),
-                    crate::state::AccountChange::Updated { storage_cleared, storage, .. } => {
-                        if *storage_cleared {
-                            cleared.push(*address);
-                        }
-                        storage_changes.extend(storage.iter().map(|(k, v)| (*address, *k, *v)));
-                    }
-                }
-            }
-            self.inner.store.commit_block(
-                &block,
-                &changed,
-                &cleared,
-                &storage_changes,
-                &diff.codes,
-                &[],
-            )?;
             core.world.apply(changed, &diff.codes);
             core.world.block_hashes.insert(block.header.number, block.hash);
             let number = block.header.number;
@@ -1174,7 +1181,16 @@ impl Chain {
 
     /// A committed block in its stored form.
     pub fn stored_block(&self, number: u64) -> Result<Option<ChainBlock>, ChainError> {
+        if number > self.block_number() {
+            return Ok(None); // written, not yet the head
+        }
         self.inner.store.block(number)
+    }
+
+    /// Where a committed transaction is, ignoring a block written but not yet the head.
+    fn tx_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ChainError> {
+        let head = self.block_number();
+        Ok(self.inner.store.tx_location(hash)?.filter(|(n, _)| *n <= head))
     }
 
     fn resolve_number(&self, tag: BlockNumberOrTag) -> Option<u64> {
@@ -1235,7 +1251,7 @@ impl Chain {
 
     /// `eth_getTransactionByHash` (pending transactions too, without block fields).
     pub fn transaction_by_hash(&self, hash: B256) -> Result<Option<RpcTransaction>, ChainError> {
-        if let Some((n, i)) = self.inner.store.tx_location(&hash)? {
+        if let Some((n, i)) = self.tx_location(&hash)? {
             let block =
                 self.inner.store.block(n)?.ok_or_else(|| {
                     ChainError::Corrupt(format!("block {n} of tx {hash} missing"))
@@ -1279,7 +1295,7 @@ impl Chain {
 
     /// `eth_getTransactionReceipt`.
     pub fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, ChainError> {
-        let Some((n, i)) = self.inner.store.tx_location(&hash)? else { return Ok(None) };
+        let Some((n, i)) = self.tx_location(&hash)? else { return Ok(None) };
         let block = self
             .inner
             .store
@@ -1333,8 +1349,8 @@ impl Chain {
         let head = self.block_number();
         let blocks: Vec<u64> = match filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => match self.inner.store.block_number(&hash)? {
-                Some(n) => vec![n],
-                None => return Err(ChainError::BlockNotFound(hash.to_string())),
+                Some(n) if n <= head => vec![n],
+                _ => return Err(ChainError::BlockNotFound(hash.to_string())),
             },
             FilterBlockOption::Range { from_block, to_block } => {
                 let from = from_block.and_then(|t| self.resolve_number(t)).unwrap_or(head);
@@ -1473,6 +1489,9 @@ impl Chain {
     /// An inference by its id (the result id), with the transaction and block that carry it.
     pub fn inference_record(&self, id: B256) -> Result<Option<InferenceEntry>, ChainError> {
         let Some((n, i, j)) = self.inner.store.inference_location(&id)? else { return Ok(None) };
+        if n > self.block_number() {
+            return Ok(None); // written, not yet the head
+        }
         let block =
             self.inner.store.block(n)?.ok_or_else(|| {
                 ChainError::Corrupt(format!("block {n} of inference {id} missing"))

@@ -26,7 +26,9 @@
 //!     │  the transactions/receipts roots and the records root → header → ExecutedBlock.
 //!     ▼
 //!  COMMIT (Chain::commit_block): one redb write transaction (block, tx/log/inference indexes, state
-//!        changes, head pointer) → in-memory state → newHeads / logs subscribers.
+//!        changes, head pointer) → in-memory state → newHeads / logs subscribers. Commits are serialized;
+//!        the write holds no pool lock (transactions keep arriving for the next block), and queries see
+//!        a block only once the in-memory head has reached it.
 //! ```
 //!
 //! A BFT engine calls `build_block` on the leader, orders the proposal, and every validator calls

@@ -140,6 +140,7 @@ impl Store {
             let (k, v) = entry?;
             state.codes.insert(B256::from(k.value()), Bytecode::new_raw(v.value().to_vec().into()));
         }
+        state.rebuild_leaves();
         Ok(state)
     }
 
