@@ -32,6 +32,9 @@ use serde::Deserialize;
 
 use crate::{config::Settings, infer::Inference};
 
+/// Minimum validator self-bond on a devnet (1,000 OPG; the network default is 10,000).
+const DEVNET_MIN_VALIDATOR_BOND: u128 = 1_000 * ogn_ledger::OPG;
+
 /// Subcommands of `ogn hub`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum HubCommand {
@@ -97,6 +100,12 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
         mining: args
             .block_time
             .map_or(MiningMode::Auto, |s| MiningMode::Interval(Duration::from_secs(s))),
+        // A dev account holds 10,000 OPG, the network's minimum validator self-bond: lower it on a devnet so a
+        // dev account can register a validator and still pay gas.
+        staking: ogn_ledger::Params {
+            min_self_bond_validator: DEVNET_MIN_VALIDATOR_BOND,
+            ..ogn_ledger::Params::default()
+        },
         ..ChainConfig::default()
     };
     let chain_oracle = oracle.clone();

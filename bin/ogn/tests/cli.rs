@@ -323,3 +323,18 @@ fn sim_gives_a_verdict_per_scenario() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no_such_field"));
 }
+
+#[test]
+fn a_dev_account_registers_a_validator_on_the_devnet() {
+    let net = Devnet::start();
+    net.ok(&["stake", "2000", "--as", "validator", "--commission-ppm", "100000"]);
+    let listed = net.ok(&["validators"]);
+    assert!(
+        listed.contains("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")
+            && listed.contains("bonded 2000.000000000000000000 OPG"),
+        "{listed}"
+    );
+    // The ledger's own reason reaches the user, and nothing is sent.
+    let err = net.fails(&["stake", "2000", "--as", "validator", "--commission-ppm", "900000"]);
+    assert!(err.to_lowercase().contains("commission") || err.contains("already"), "{err}");
+}
