@@ -179,21 +179,12 @@ impl ModelCommitment {
 
     /// Canonical bytes (version byte, then postcard).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![VERSION];
-        out.extend(postcard::to_allocvec(self).unwrap_or_default());
-        out
+        encode_versioned(self)
     }
 
     /// Decodes and checks a commitment.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
-        let Some((&VERSION, rest)) = bytes.split_first() else {
-            return Err(VerifyError::Commitment("unknown version".into()));
-        };
-        let (c, tail): (Self, _) =
-            postcard::take_from_bytes(rest).map_err(|e| VerifyError::Commitment(e.to_string()))?;
-        if !tail.is_empty() {
-            return Err(VerifyError::Commitment(format!("{} trailing bytes", tail.len())));
-        }
+        let c: Self = decode_versioned(bytes, "unknown version", VerifyError::Commitment)?;
         c.check_header()?;
         Ok(c)
     }
@@ -367,23 +358,38 @@ impl CommittedModel {
 impl Proof {
     /// Encodes the proof (version byte, then postcard).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![VERSION];
-        out.extend(postcard::to_allocvec(self).unwrap_or_default());
-        out
+        encode_versioned(self)
     }
 
     /// Decodes a proof; rejects unknown versions and trailing bytes. Shapes are checked by [`verify`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
-        let Some((&VERSION, rest)) = bytes.split_first() else {
-            return Err(VerifyError::Malformed("unknown version or empty".into()));
-        };
-        let (p, tail): (Self, _) =
-            postcard::take_from_bytes(rest).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        if !tail.is_empty() {
-            return Err(VerifyError::Malformed(format!("{} trailing bytes", tail.len())));
-        }
-        Ok(p)
+        decode_versioned(bytes, "unknown version or empty", VerifyError::Malformed)
     }
+}
+
+/// The wire form of commitments and proofs: one version byte, then postcard.
+fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    out.extend(postcard::to_allocvec(value).unwrap_or_default());
+    out
+}
+
+/// Reads [`encode_versioned`] bytes, refusing another version, undecodable bytes and trailing bytes; `error`
+/// wraps each reason in the caller's error kind.
+fn decode_versioned<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    unknown_version: &str,
+    error: fn(String) -> VerifyError,
+) -> Result<T, VerifyError> {
+    let Some((&VERSION, rest)) = bytes.split_first() else {
+        return Err(error(unknown_version.into()));
+    };
+    let (value, tail): (T, _) =
+        postcard::take_from_bytes(rest).map_err(|e| error(e.to_string()))?;
+    if !tail.is_empty() {
+        return Err(error(format!("{} trailing bytes", tail.len())));
+    }
+    Ok(value)
 }
 
 /// Verifies that the committed model maps `input` to `output` (int8, `[batch][width]` flattened).
