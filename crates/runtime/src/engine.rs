@@ -86,7 +86,7 @@ impl Model {
 
 /// A model specialised to one set of input shapes and optimised for them.
 pub struct Prepared {
-    plan: Arc<TypedSimplePlan>,
+    pub(crate) plan: Arc<TypedSimplePlan>,
     work: u64,
 }
 
@@ -353,7 +353,7 @@ impl Runtime {
 }
 
 /// Orders, validates and casts the given tensors to the model's inputs.
-fn bind_inputs<'a>(
+pub(crate) fn bind_inputs<'a>(
     info: &ModelInfo,
     inputs: &'a [Tensor],
 ) -> Result<Vec<Cow<'a, Tensor>>, RuntimeError> {
@@ -413,7 +413,7 @@ fn bind_inputs<'a>(
 }
 
 /// One copy, into the engine's aligned storage.
-fn to_tract(t: &Tensor) -> Result<TValue, RuntimeError> {
+pub(crate) fn to_tract(t: &Tensor) -> Result<TValue, RuntimeError> {
     fn copy<T: Datum + Copy>(shape: &[usize], v: &[T]) -> Result<TractTensor, RuntimeError> {
         TractTensor::from_shape(shape, v).map_err(|e| RuntimeError::Execution { reason: chain(&e) })
     }
@@ -439,7 +439,7 @@ fn to_tract(t: &Tensor) -> Result<TValue, RuntimeError> {
     Ok(tensor.into_tvalue())
 }
 
-fn from_tract(value: TValue, name: &str, dtype: DType) -> Result<Tensor, RuntimeError> {
+pub(crate) fn from_tract(value: TValue, name: &str, dtype: DType) -> Result<Tensor, RuntimeError> {
     let fail = |e: tract_onnx::prelude::TractError| RuntimeError::Execution {
         reason: format!("output `{name}`: {}", chain(&e)),
     };
