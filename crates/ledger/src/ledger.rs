@@ -210,6 +210,12 @@ impl Ledger {
         std::mem::take(&mut self.events)
     }
 
+    /// Drops the events emitted since the last call, keeping the buffer's capacity (for callers that do not
+    /// read them, such as a simulator stepping many blocks).
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
     /// Current height.
     pub fn height(&self) -> u64 {
         self.height

@@ -34,25 +34,54 @@ pub(crate) fn mul_wide(a: u128, b: u128) -> (u128, u128) {
 }
 
 /// `(hi·2^128 + lo) / d` and its remainder, or `None` when `d` is zero or the quotient needs more than 128 bits.
+///
+/// Schoolbook division in 64-bit digits (Knuth's algorithm D): two native divisions when `d` fits 64 bits,
+/// otherwise two 3-by-2 digit steps against the normalised divisor.
 pub(crate) fn div_rem_wide(hi: u128, lo: u128, d: u128) -> Option<(u128, u128)> {
+    const MASK: u128 = u64::MAX as u128;
     if d == 0 || hi >= d {
         return None;
     }
     if hi == 0 {
         return Some((lo / d, lo % d));
     }
-    let mut rem = hi;
-    let mut quot = 0u128;
-    for i in (0..128).rev() {
-        let overflow = rem >> 127;
-        rem = (rem << 1) | ((lo >> i) & 1);
-        quot <<= 1;
-        if overflow == 1 || rem >= d {
-            rem = rem.wrapping_sub(d);
-            quot |= 1;
-        }
+    if d <= MASK {
+        // hi < d < 2^64: each step divides a number below d·2^64 by d, so every quotient digit fits 64 bits.
+        let n1 = (hi << 64) | (lo >> 64);
+        let (q1, r1) = (n1 / d, n1 % d);
+        let n0 = (r1 << 64) | (lo & MASK);
+        let (q0, r0) = (n0 / d, n0 % d);
+        return Some(((q1 << 64) | q0, r0));
     }
-    Some((quot, rem))
+    // Normalise so the divisor's top bit is set; the dividend's top half stays below the divisor.
+    let s = d.leading_zeros();
+    let d = d << s;
+    let (hi, lo) = if s == 0 { (hi, lo) } else { ((hi << s) | (lo >> (128 - s)), lo << s) };
+    let (q1, r) = div_3by2(hi, (lo >> 64) as u64, d);
+    let (q0, r) = div_3by2(r, lo as u64, d);
+    Some(((u128::from(q1) << 64) | u128::from(q0), r >> s))
+}
+
+/// `(top·2^64 + low) / d` for a normalised `d` (top bit set) and `top < d`: the quotient digit (it fits 64
+/// bits) and the remainder.
+fn div_3by2(top: u128, low: u64, d: u128) -> (u64, u128) {
+    const B: u128 = 1 << 64;
+    let (d1, d0) = (d >> 64, d & (B - 1));
+    let n2 = top >> 64;
+    let (mut q, mut r) = if n2 == d1 {
+        // top < d means the estimate top / d1 would be 2^64 or 2^64 − 1: start from the largest digit.
+        (B - 1, top - (B - 1) * d1)
+    } else {
+        (top / d1, top % d1)
+    };
+    // The estimate is at most two too large; testing against the full divisor makes the digit exact.
+    while r < B && q * d0 > ((r << 64) | u128::from(low)) {
+        q -= 1;
+        r += d1;
+    }
+    // The true remainder is below d < 2^128, so the low 128 bits of the difference are all of it.
+    let rem = ((top << 64) | u128::from(low)).wrapping_sub(q.wrapping_mul(d));
+    (q as u64, rem)
 }
 
 /// `floor(a × b / d)`, exact for any inputs whose result fits 128 bits.
@@ -152,7 +181,62 @@ mod tests {
         assert_eq!(keep1 / 1_000_000_000_000, half / 1_000_000_000_000);
     }
 
+    /// The bit-by-bit long division the digit version replaced: the reference it must agree with.
+    fn div_rem_bitwise(hi: u128, lo: u128, d: u128) -> Option<(u128, u128)> {
+        if d == 0 || hi >= d {
+            return None;
+        }
+        let (mut rem, mut quot) = (hi, 0u128);
+        for i in (0..128).rev() {
+            let overflow = rem >> 127;
+            rem = (rem << 1) | ((lo >> i) & 1);
+            quot <<= 1;
+            if overflow == 1 || rem >= d {
+                rem = rem.wrapping_sub(d);
+                quot |= 1;
+            }
+        }
+        Some((quot, rem))
+    }
+
+    #[test]
+    fn div_rem_wide_edge_cases_match_bitwise_division() {
+        let ds = [
+            1,
+            2,
+            3,
+            1 << 63,
+            u64::MAX as u128,
+            1 << 64,
+            (1 << 64) + 1,
+            1 << 127,
+            u128::MAX,
+            RATIO_SCALE,
+        ];
+        let xs = [0, 1, u64::MAX as u128, 1 << 64, u128::MAX >> 1, u128::MAX, RATIO_SCALE * 7];
+        for &d in &ds {
+            for &hi in &xs {
+                for &lo in &xs {
+                    for hi in [hi, hi % d, d - 1] {
+                        assert_eq!(
+                            div_rem_wide(hi, lo, d),
+                            div_rem_bitwise(hi, lo, d),
+                            "{hi} {lo} {d}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn div_rem_wide_matches_bitwise_division(hi in any::<u128>(), lo in any::<u128>(), d in 1..u128::MAX, shift in 0u32..128) {
+            let d = (d >> shift).max(1);
+            let hi = hi % d;
+            prop_assert_eq!(div_rem_wide(hi, lo, d), div_rem_bitwise(hi, lo, d));
+        }
+
         #[test]
         fn mul_div_agrees_with_native_math(a in any::<u64>(), b in any::<u64>(), d in 1..u64::MAX) {
             let (a, b, d) = (u128::from(a), u128::from(b), u128::from(d));

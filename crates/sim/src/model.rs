@@ -116,6 +116,8 @@ struct Operator {
 struct Delegator {
     addr: Address,
     offset: u32,
+    /// Stakers this delegator has delegated to (a superset of its live delegations; pruned at review).
+    positions: Vec<Address>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -240,6 +242,7 @@ impl<'a> Sim<'a> {
                 .map(|i| Delegator {
                     addr: addr(DELEGATOR_BASE + u64::from(i)),
                     offset: i % d.review_days,
+                    positions: Vec::new(),
                 })
                 .collect(),
             exits: VecDeque::new(),
@@ -264,6 +267,7 @@ impl<'a> Sim<'a> {
             if direct > 0 {
                 let to = sim.pick_staker().ok_or(SimError::Setup("no active staker".into()))?;
                 sim.ledger.delegate(who, to, direct)?;
+                sim.delegators[i].positions.push(to);
             }
         }
         sim.ledger.lst_deposit(addr(AMM), to_base(s.lst.amm_depth_opg))?;
@@ -785,7 +789,7 @@ impl<'a> Sim<'a> {
             },
             ..self.cum.clone()
         };
-        self.ledger.take_events();
+        self.ledger.clear_events();
         Ok(row)
     }
 
@@ -933,25 +937,21 @@ impl<'a> Sim<'a> {
     /// moves stake away from jailed stakers, leaves below the alternative yield and comes back above it.
     fn delegators_review(&mut self, day: u64) {
         let d = self.s.delegators.clone();
-        let stakers: Vec<Address> = self.ledger.stakers().map(|(a, _)| *a).collect();
         let commission = self.s.ledger.commission;
         let y = self.nominal_ema * (1.0 - commission);
         for k in 0..self.delegators.len() {
-            let dl = self.delegators[k].clone();
-            if !(day + u64::from(dl.offset)).is_multiple_of(u64::from(d.review_days)) || day == 0 {
+            let offset = self.delegators[k].offset;
+            if !(day + u64::from(offset)).is_multiple_of(u64::from(d.review_days)) || day == 0 {
                 continue;
             }
-            let who = dl.addr;
+            let who = self.delegators[k].addr;
             let before = self.ledger.balance(who);
-            let mine: Vec<Address> = stakers
-                .iter()
-                .copied()
-                .filter(|s| self.ledger.delegation(who, *s).is_some())
-                .collect();
-            for &st in &mine {
-                let r = self.ledger.withdraw_rewards(who, st);
-                self.reject(r);
-            }
+            let mut mine = std::mem::take(&mut self.delegators[k].positions);
+            mine.sort_unstable();
+            mine.dedup();
+            // Withdrawing from every position also finds the positions that are gone (fully undelegated).
+            mine.retain(|st| self.ledger.withdraw_rewards(who, *st).is_ok());
+            self.delegators[k].positions.clone_from(&mine);
             let rewards = to_opg(self.ledger.balance(who).saturating_sub(before));
             self.sell_opg(who, rewards * d.sell_share);
             for &st in &mine {
@@ -961,7 +961,9 @@ impl<'a> Sim<'a> {
                         && amount > 0
                     {
                         let r = self.ledger.redelegate(who, st, to, amount);
-                        self.reject(r);
+                        if self.reject(r).is_some() {
+                            self.delegators[k].positions.push(to);
+                        }
                     }
                 }
             }
@@ -989,7 +991,9 @@ impl<'a> Sim<'a> {
                         self.reject(r);
                     } else if let Some(to) = self.pick_staker() {
                         let r = self.ledger.delegate(who, to, liquid);
-                        self.reject(r);
+                        if self.reject(r).is_some() {
+                            self.delegators[k].positions.push(to);
+                        }
                     }
                 }
             }
