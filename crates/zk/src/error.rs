@@ -40,7 +40,7 @@ pub enum VerifyError {
     #[error("output mismatch: the proven computation gives a different output")]
     OutputMismatch,
     /// The final sumcheck claim does not match the weight evaluation.
-    #[error("sumcheck for dense stage {0}: final claim does not match")]
+    #[error("sumcheck for weighted stage {0}: final claim does not match")]
     FinalClaim(usize),
     /// The weight commitment opening failed.
     #[error("weight opening rejected: {0}")]

@@ -4,8 +4,11 @@
 //! # What it owns
 //!
 //! * [`QuantizedModel`]: int8 weights and activations, exact integer accumulators, requantization
-//!   with onnxruntime's arithmetic, loaded from ONNX QOperator graphs ([`load_onnx`]). Its integer
-//!   execution ([`QuantizedModel::run`]) is bit-exact and equals onnxruntime on the same model.
+//!   with onnxruntime's arithmetic, loaded from ONNX QOperator graphs ([`load_onnx`]): dense layers
+//!   (`QLinearMatMul`), 2-D convolutions (`QLinearConv`), max and average pooling, `Flatten` and
+//!   `Reshape`, float rescales (bias, ReLU) between them. Its integer execution
+//!   ([`QuantizedModel::run`]) is bit-exact and equals onnxruntime on the same model (the MLP
+//!   784-128-10 and the LeNet-5 fixtures are checked bit for bit).
 //! * [`commit_model`] / [`CommittedModel`]: the model commitment, made once per model.
 //! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
 //! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
@@ -21,24 +24,31 @@
 //! ```text
 //!  commit (once per model)      W_1..W_L ─pad to 2^log_m × 2^log_k─► stacked table ─WHIR commit─► root
 //!
+//!  every stage with weights is one matrix product A_ℓ = X_ℓ·W_ℓᵀ: dense, X_ℓ = x − zp (one row per
+//!  batch item); convolution, X_ℓ = im2col patches of x − zp (one row per item and output position,
+//!  W_ℓ = the kernels as [out_channels][in_channels·kh·kw])
+//!
 //!  prover                                                      verifier
-//!  run model: accumulators A_ℓ = W_ℓ·X_ℓ (exact)
+//!  run model: accumulators A_ℓ = X_ℓ·W_ℓᵀ (exact)
 //!  ─── A_1..A_L (int, in the clear) ──────────────────────────► |A_ℓ| ≤ k·255·128, recompute every
-//!                                                               non-linear stage from A_ℓ (bias,
-//!                                                               requant, rescale, ReLU): must give y,
-//!                                                               and gives every X_ℓ (X_ℓ = act − zp)
+//!                                                               other stage from A_ℓ (bias, requant,
+//!                                                               rescale, ReLU, pooling): must give y,
+//!                                                               and gives every X_ℓ (x − zp, or its
+//!                                                               im2col patches)
 //!  transcript ← domain, H(header), root, batch, x, y, A_1..A_L
-//!  per dense stage ℓ:
+//!  per stage ℓ with weights (rows n, outputs i, inner index j):
 //!    (r_n, r_i) ← transcript                                    claim c = Ã_ℓ(r_n, r_i)
 //!    sumcheck over j ∈ {0,1}^log_k of X̃_ℓ(r_n, j)·W̃_ℓ(r_i, j)  ─ rounds (h(0), h(2)) ─► replay, point s
 //!    w = W̃_ℓ(r_i, s) ─────────────────────────────────────────► check c_final = X̃_ℓ(r_n, s)·w
 //!  one WHIR opening of the stacked weights at all (r_i, s) ───► WHIR verify, opened values = the w's
 //! ```
 //!
-//! Each dense layer costs the prover O(out·in) field operations (two folds and a log k-round
-//! sumcheck): no per-multiply value is ever committed. The only per-proof commitment work is the
+//! Each layer costs the prover O(rows·k + out·k) field operations (two folds and a log k-round
+//! sumcheck): no per-multiply value is ever committed. The verifier builds the patches of a
+//! convolution itself from the activations it recomputed, so no lookup is needed to tie the patches
+//! to the previous layer while activations are public. The only per-proof commitment work is the
 //! WHIR opening of the (already committed) weights. Non-linear stages (requantization with f32
-//! semantics, per-channel rescale, ReLU, clamps) are checked by the verifier directly from the
+//! semantics, per-channel rescale, ReLU, clamps, pooling) are checked by the verifier directly from the
 //! accumulators, which the proof carries in the clear: O(activations) work, exact, with no lookup
 //! argument. Intermediate activations are therefore revealed (the proof is not zero-knowledge).
 //!
@@ -66,7 +76,8 @@ mod sumcheck;
 
 pub use error::{ModelError, VerifyError};
 pub use model::{
-    Dense, InputQuant, OutputDequant, QuantizedModel, Requant, Rescale, Stage, Trace, quantize,
+    Conv, Dense, InputQuant, OutputDequant, Pool, PoolKind, QuantizedModel, Requant, Rescale,
+    Stage, Trace, quantize,
 };
 pub use onnx::load_onnx;
 pub use protocol::{

@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use prost::Message;
 
 use crate::error::ModelError;
-use crate::model::{Dense, InputQuant, OutputDequant, QuantizedModel, Requant, Rescale, Stage};
+use crate::model::{
+    Conv, Dense, InputQuant, OutputDequant, Pool, PoolKind, QuantizedModel, Requant, Rescale, Stage,
+};
 
 #[derive(Clone, PartialEq, Message)]
 struct ModelProto {
@@ -46,14 +48,56 @@ struct NodeProto {
     name: String,
     #[prost(string, tag = "4")]
     op_type: String,
+    #[prost(message, repeated, tag = "5")]
+    attribute: Vec<AttributeProto>,
     #[prost(string, tag = "7")]
     domain: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct AttributeProto {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(int64, tag = "3")]
+    i: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    s: Vec<u8>,
+    #[prost(int64, repeated, tag = "8")]
+    ints: Vec<i64>,
 }
 
 #[derive(Clone, PartialEq, Message)]
 struct ValueInfoProto {
     #[prost(string, tag = "1")]
     name: String,
+    #[prost(message, optional, tag = "2")]
+    r#type: Option<TypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TypeProto {
+    #[prost(message, optional, tag = "1")]
+    tensor_type: Option<TypeTensor>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TypeTensor {
+    #[prost(message, optional, tag = "2")]
+    shape: Option<TensorShapeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TensorShapeProto {
+    #[prost(message, repeated, tag = "1")]
+    dim: Vec<Dimension>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Dimension {
+    #[prost(int64, tag = "1")]
+    dim_value: i64,
+    #[prost(string, tag = "2")]
+    dim_param: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -66,6 +110,8 @@ struct TensorProto {
     float_data: Vec<f32>,
     #[prost(int32, repeated, tag = "5")]
     int32_data: Vec<i32>,
+    #[prost(int64, repeated, tag = "7")]
+    int64_data: Vec<i64>,
     #[prost(string, tag = "8")]
     name: String,
     #[prost(bytes = "vec", tag = "9")]
@@ -77,6 +123,7 @@ const FLOAT: i32 = 1;
 const UINT8: i32 = 2;
 const INT8: i32 = 3;
 const INT32: i32 = 6;
+const INT64: i32 = 7;
 
 /// A decoded constant tensor.
 struct Const {
@@ -88,6 +135,7 @@ enum ConstData {
     F32(Vec<f32>),
     I8(Vec<i8>),
     I32(Vec<i32>),
+    I64(Vec<i64>),
 }
 
 fn decode_tensor(t: &TensorProto) -> Result<Const, ModelError> {
@@ -143,12 +191,24 @@ fn decode_tensor(t: &TensorProto) -> Result<Const, ModelError> {
             };
             ConstData::I32(v)
         }
+        INT64 => {
+            let v: Vec<i64> = if t.raw_data.is_empty() {
+                t.int64_data.clone()
+            } else {
+                t.raw_data
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                    .collect()
+            };
+            ConstData::I64(v)
+        }
         other => return Err(bad(&format!("unsupported data type {other}"))),
     };
     let len = match &data {
         ConstData::F32(v) => v.len(),
         ConstData::I8(v) => v.len(),
         ConstData::I32(v) => v.len(),
+        ConstData::I64(v) => v.len(),
     };
     if len != count {
         return Err(bad(&format!("{len} values for shape {dims:?}")));
@@ -191,7 +251,65 @@ impl Graph {
     }
 }
 
+/// Integer attributes of a node (`ints` or `i`), with defaults for absent ones.
+struct Attrs<'a>(&'a NodeProto);
+
+impl Attrs<'_> {
+    fn ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.0
+            .attribute
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| if a.ints.is_empty() { vec![a.i] } else { a.ints.clone() })
+    }
+
+    fn int(&self, name: &str, default: i64) -> i64 {
+        self.ints(name).and_then(|v| v.first().copied()).unwrap_or(default)
+    }
+
+    /// A 2-D spatial attribute (`[h, w]`, or `[top, left, bottom, right]` for pads) as sizes.
+    fn sizes<const N: usize>(&self, name: &str, default: usize) -> Result<[usize; N], ModelError> {
+        let Some(v) = self.ints(name) else { return Ok([default; N]) };
+        let v: Vec<usize> = v
+            .iter()
+            .map(|&x| usize::try_from(x).ok().filter(|&x| x <= 1 << 16))
+            .collect::<Option<_>>()
+            .ok_or_else(|| self.err(&format!("attribute {name} out of range")))?;
+        v.try_into()
+            .map_err(|_| self.err(&format!("attribute {name} must have {N} values (2-D only)")))
+    }
+
+    fn no_auto_pad(&self) -> Result<(), ModelError> {
+        match self.0.attribute.iter().find(|a| a.name == "auto_pad") {
+            Some(a) if !a.s.is_empty() && a.s != b"NOTSET" => {
+                Err(self.err("auto_pad is not supported (give explicit pads)"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn err(&self, why: &str) -> ModelError {
+        ModelError::Onnx(format!("node {:?} ({}): {why}", self.0.name, self.0.op_type))
+    }
+}
+
+/// The shape of the current int8 activation of one batch item: `[c, h, w]` for images, `[n]` for rows.
+fn chw(shape: &[usize], node: &NodeProto) -> Result<[usize; 3], ModelError> {
+    match *shape {
+        [c, h, w] => Ok([c, h, w]),
+        _ => Err(ModelError::Onnx(format!(
+            "node {:?} ({}) needs a [C, H, W] image input, got shape {shape:?}",
+            node.name, node.op_type
+        ))),
+    }
+}
+
 /// Parses ONNX bytes into a quantized model.
+///
+/// The graph is read as one chain: `QuantizeLinear` on the input, then int8 operators
+/// (`QLinearMatMul`, `QLinearConv`, `MaxPool`, `Flatten`, `Reshape`), with float sections
+/// `DequantizeLinear → Add(bias)? → Relu? → QuantizeLinear` between them, and a final
+/// `DequantizeLinear → Add(bias)?` producing the graph output.
 pub fn load_onnx(bytes: &[u8]) -> Result<QuantizedModel, ModelError> {
     let model = ModelProto::decode(bytes)
         .map_err(|e| ModelError::Onnx(format!("not an ONNX model: {e}")))?;
@@ -201,15 +319,28 @@ pub fn load_onnx(bytes: &[u8]) -> Result<QuantizedModel, ModelError> {
         consts.insert(t.name.clone(), decode_tensor(t)?);
     }
     let g = Graph { consts };
-    let inputs: Vec<&str> = graph
-        .input
-        .iter()
-        .map(|v| v.name.as_str())
-        .filter(|n| !g.consts.contains_key(*n))
-        .collect();
-    let [input_name] = inputs.as_slice() else {
-        return Err(ModelError::Onnx(format!("expected one graph input, found {inputs:?}")));
+    let inputs: Vec<&ValueInfoProto> =
+        graph.input.iter().filter(|v| !g.consts.contains_key(&v.name)).collect();
+    let [input_info] = inputs.as_slice() else {
+        let names: Vec<&str> = inputs.iter().map(|v| v.name.as_str()).collect();
+        return Err(ModelError::Onnx(format!("expected one graph input, found {names:?}")));
     };
+    let input_name = input_info.name.as_str();
+    // Per-item shape of the input (the batch dimension dropped), when the graph states it.
+    let mut shape: Vec<usize> = input_info
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .and_then(|t| t.shape.as_ref())
+        .map(|s| {
+            s.dim
+                .iter()
+                .skip(1)
+                .map(|d| usize::try_from(d.dim_value).ok().filter(|&v| v > 0 && v <= 1 << 24))
+                .collect::<Option<Vec<_>>>()
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
     let [output] = graph.output.as_slice() else {
         return Err(ModelError::Onnx("expected one graph output".into()));
     };
@@ -254,6 +385,20 @@ pub fn load_onnx(bytes: &[u8]) -> Result<QuantizedModel, ModelError> {
             Err(ModelError::Onnx(format!("node {:?} does not consume {from:?}", n.name)))
         }
     };
+    let requant = |n: &NodeProto, x_scale: f32, w_scale: f32| -> Result<Requant, ModelError> {
+        let y_scale = g.scalar_f32(&arg(n, 6)?)?;
+        let y_zp = g.scalar_i8(&arg(n, 7)?)?;
+        Ok(Requant { multiplier: (x_scale * w_scale) / y_scale, zero_point: y_zp })
+    };
+    let weight_zp_is_zero = |n: &NodeProto| -> Result<(), ModelError> {
+        if g.scalar_i8(&arg(n, 5)?)? != 0 {
+            return Err(ModelError::Onnx(format!(
+                "node {:?}: weight zero point must be 0",
+                n.name
+            )));
+        }
+        Ok(())
+    };
 
     // QuantizeLinear on the graph input.
     let q = expect(0, "QuantizeLinear")?;
@@ -263,109 +408,224 @@ pub fn load_onnx(bytes: &[u8]) -> Result<QuantizedModel, ModelError> {
     let mut cur = out(q)?;
     let mut i = 1;
     let mut stages = Vec::new();
-    let mut input_dim = None;
+    let mut input_dim = (!shape.is_empty()).then(|| shape.iter().product::<usize>());
     loop {
-        let mm = expect(i, "QLinearMatMul")?;
-        chain(mm, &cur)?;
-        let x_scale = g.scalar_f32(&arg(mm, 1)?)?;
-        let x_zp = g.scalar_i8(&arg(mm, 2)?)?;
-        let w = g.get(&arg(mm, 3)?)?;
-        let w_scale = g.scalar_f32(&arg(mm, 4)?)?;
-        if g.scalar_i8(&arg(mm, 5)?)? != 0 {
-            return Err(ModelError::Onnx(format!(
-                "node {:?}: weight zero point must be 0",
-                mm.name
-            )));
-        }
-        let y_scale = g.scalar_f32(&arg(mm, 6)?)?;
-        let y_zp = g.scalar_i8(&arg(mm, 7)?)?;
-        let (ConstData::I8(wv), [k, m]) = (&w.data, w.dims.as_slice()) else {
-            return Err(ModelError::Onnx(format!(
-                "node {:?}: weights must be a 2-D int8 constant",
-                mm.name
-            )));
-        };
-        let (k, m) = (*k, *m);
-        input_dim.get_or_insert(k);
-        // ONNX stores B as [k][m]; keep rows per output.
-        let mut weights = vec![0i8; k * m];
-        for r in 0..k {
-            for c in 0..m {
-                weights[c * k + r] = wv[r * m + c];
+        let node = nodes.get(i).ok_or_else(|| {
+            ModelError::Onnx("unsupported graph: it ends on an int8 tensor".into())
+        })?;
+        let attrs = Attrs(node);
+        match node.op_type.as_str() {
+            "QLinearMatMul" => {
+                let mm = node;
+                chain(mm, &cur)?;
+                let x_scale = g.scalar_f32(&arg(mm, 1)?)?;
+                let x_zp = g.scalar_i8(&arg(mm, 2)?)?;
+                let w = g.get(&arg(mm, 3)?)?;
+                let w_scale = g.scalar_f32(&arg(mm, 4)?)?;
+                weight_zp_is_zero(mm)?;
+                let (ConstData::I8(wv), [k, m]) = (&w.data, w.dims.as_slice()) else {
+                    return Err(ModelError::Onnx(format!(
+                        "node {:?}: weights must be a 2-D int8 constant",
+                        mm.name
+                    )));
+                };
+                let (k, m) = (*k, *m);
+                if input_dim.is_none() {
+                    input_dim = Some(k);
+                    shape = vec![k];
+                }
+                if shape.iter().product::<usize>() != k || shape.len() != 1 {
+                    return Err(attrs.err(&format!("takes {k} values but receives {shape:?}")));
+                }
+                // ONNX stores B as [k][m]; keep rows per output.
+                let mut weights = vec![0i8; k * m];
+                for r in 0..k {
+                    for c in 0..m {
+                        weights[c * k + r] = wv[r * m + c];
+                    }
+                }
+                stages.push(Stage::Dense(Dense {
+                    in_dim: k,
+                    out_dim: m,
+                    input_zero_point: x_zp,
+                    weights,
+                    bias: vec![0; m],
+                    requant: requant(mm, x_scale, w_scale)?,
+                }));
+                shape = vec![m];
+            }
+            "QLinearConv" => {
+                chain(node, &cur)?;
+                let [c, h, w] = chw(&shape, node)?;
+                attrs.no_auto_pad()?;
+                if attrs.int("group", 1) != 1 {
+                    return Err(attrs.err("grouped convolution is not supported"));
+                }
+                if attrs.sizes::<2>("dilations", 1)? != [1, 1] {
+                    return Err(attrs.err("dilation is not supported"));
+                }
+                let x_scale = g.scalar_f32(&arg(node, 1)?)?;
+                let x_zp = g.scalar_i8(&arg(node, 2)?)?;
+                let wt = g.get(&arg(node, 3)?)?;
+                let w_scale = g.scalar_f32(&arg(node, 4)?)?;
+                weight_zp_is_zero(node)?;
+                let (ConstData::I8(wv), [oc, ic, kh, kw]) = (&wt.data, wt.dims.as_slice()) else {
+                    return Err(attrs.err("weights must be a 4-D int8 constant"));
+                };
+                if *ic != c {
+                    return Err(attrs.err(&format!("kernels take {ic} channels, input has {c}")));
+                }
+                let kernel = attrs.sizes::<2>("kernel_shape", 0)?;
+                if kernel != [0, 0] && kernel != [*kh, *kw] {
+                    return Err(attrs.err("kernel_shape differs from the weights"));
+                }
+                let bias = match node.input.get(8).filter(|b| !b.is_empty()) {
+                    None => vec![0; *oc],
+                    Some(b) => match &g.get(b)?.data {
+                        ConstData::I32(v) if v.len() == *oc => v.clone(),
+                        _ => return Err(attrs.err("bias must be an int32 constant per channel")),
+                    },
+                };
+                let conv = Conv {
+                    in_channels: c,
+                    in_height: h,
+                    in_width: w,
+                    out_channels: *oc,
+                    kernel: [*kh, *kw],
+                    strides: attrs.sizes::<2>("strides", 1)?,
+                    pads: attrs.sizes::<4>("pads", 0)?,
+                    input_zero_point: x_zp,
+                    weights: wv.clone(),
+                    bias,
+                    requant: requant(node, x_scale, w_scale)?,
+                };
+                let (oh, ow) = conv.out_hw();
+                shape = vec![*oc, oh, ow];
+                stages.push(Stage::Conv(conv));
+            }
+            "MaxPool" => {
+                chain(node, &cur)?;
+                let [c, h, w] = chw(&shape, node)?;
+                attrs.no_auto_pad()?;
+                if attrs.sizes::<4>("pads", 0)? != [0; 4]
+                    || attrs.sizes::<2>("dilations", 1)? != [1, 1]
+                    || attrs.int("ceil_mode", 0) != 0
+                    || node.output.len() > 1
+                {
+                    return Err(attrs.err(
+                        "only unpadded, undilated MaxPool with floor rounding and no indices is supported",
+                    ));
+                }
+                let pool = Pool {
+                    kind: PoolKind::Max,
+                    channels: c,
+                    in_height: h,
+                    in_width: w,
+                    kernel: attrs.sizes::<2>("kernel_shape", 0)?,
+                    strides: attrs.sizes::<2>("strides", 1)?,
+                };
+                let (oh, ow) = pool.out_hw();
+                shape = vec![c, oh, ow];
+                stages.push(Stage::Pool(pool));
+            }
+            "Flatten" => {
+                chain(node, &cur)?;
+                if attrs.int("axis", 1) != 1 {
+                    return Err(attrs.err("only axis 1 is supported"));
+                }
+                shape = vec![shape.iter().product()];
+            }
+            "Reshape" => {
+                chain(node, &cur)?;
+                let target = match g.get(&arg(node, 1)?)? {
+                    Const { data: ConstData::I64(v), .. } => v.clone(),
+                    _ => return Err(attrs.err("the shape must be an int64 constant")),
+                };
+                let n: usize = shape.iter().product();
+                // The batch stays first (0 or -1); the rest must keep the number of values.
+                let rest: Vec<i64> = target.iter().skip(1).copied().collect();
+                let new: Option<Vec<usize>> = match rest.as_slice() {
+                    [-1] => Some(vec![n]),
+                    dims => dims.iter().map(|&d| usize::try_from(d).ok()).collect(),
+                };
+                match (target.first(), new) {
+                    (Some(0 | -1), Some(new)) if new.iter().product::<usize>() == n => {
+                        shape = new;
+                    }
+                    _ => return Err(attrs.err(&format!("cannot reshape {shape:?} to {target:?}"))),
+                }
+            }
+            "DequantizeLinear" => {
+                let dq = node;
+                chain(dq, &cur)?;
+                let width: usize = shape.iter().product();
+                let in_scale = g.scalar_f32(&arg(dq, 1)?)?;
+                let in_zero_point = g.scalar_i8(&arg(dq, 2)?)?;
+                cur = out(dq)?;
+                i += 1;
+                let mut bias = vec![0.0f32; width];
+                if op(i) == Some("Add") {
+                    let add = &nodes[i];
+                    let (a, b) = (arg(add, 0)?, arg(add, 1)?);
+                    let name = if a == cur {
+                        b
+                    } else if b == cur {
+                        a
+                    } else {
+                        return Err(ModelError::Onnx(format!(
+                            "node {:?} does not consume {cur:?}",
+                            add.name
+                        )));
+                    };
+                    bias = g.vec_f32(&name)?;
+                    if bias.len() != width {
+                        return Err(ModelError::Onnx(format!(
+                            "node {:?}: bias has {} values for {width} outputs",
+                            add.name,
+                            bias.len()
+                        )));
+                    }
+                    cur = out(add)?;
+                    i += 1;
+                }
+                if i == nodes.len() {
+                    if cur != output.name {
+                        return Err(ModelError::Onnx(format!(
+                            "the last node writes {cur:?}, not the graph output"
+                        )));
+                    }
+                    let output = OutputDequant { scale: in_scale, zero_point: in_zero_point, bias };
+                    let model =
+                        QuantizedModel { input_dim: input_dim.unwrap_or(0), input, stages, output };
+                    model.validate()?;
+                    return Ok(model);
+                }
+                let mut relu = false;
+                if op(i) == Some("Relu") {
+                    chain(&nodes[i], &cur)?;
+                    cur = out(&nodes[i])?;
+                    relu = true;
+                    i += 1;
+                }
+                let ql = expect(i, "QuantizeLinear")?;
+                chain(ql, &cur)?;
+                stages.push(Stage::Rescale(Rescale {
+                    in_scale,
+                    in_zero_point,
+                    bias,
+                    relu,
+                    out_scale: g.scalar_f32(&arg(ql, 1)?)?,
+                    out_zero_point: g.scalar_i8(&arg(ql, 2)?)?,
+                }));
+            }
+            other => {
+                return Err(ModelError::Onnx(format!(
+                    "unsupported graph: node {:?} is {other}, which ogn-zk cannot prove",
+                    node.name
+                )));
             }
         }
-        stages.push(Stage::Dense(Dense {
-            in_dim: k,
-            out_dim: m,
-            input_zero_point: x_zp,
-            weights,
-            bias: vec![0; m],
-            requant: Requant { multiplier: (x_scale * w_scale) / y_scale, zero_point: y_zp },
-        }));
-        cur = out(mm)?;
-        i += 1;
-
-        // DequantizeLinear, Add(bias) — then either Relu? + QuantizeLinear + next QLinearMatMul, or the end.
-        let dq = expect(i, "DequantizeLinear")?;
-        chain(dq, &cur)?;
-        let in_scale = g.scalar_f32(&arg(dq, 1)?)?;
-        let in_zero_point = g.scalar_i8(&arg(dq, 2)?)?;
-        cur = out(dq)?;
-        i += 1;
-        let mut bias = vec![0.0f32; m];
-        if op(i) == Some("Add") {
-            let add = &nodes[i];
-            let (a, b) = (arg(add, 0)?, arg(add, 1)?);
-            let name = if a == cur {
-                b
-            } else if b == cur {
-                a
-            } else {
-                return Err(ModelError::Onnx(format!(
-                    "node {:?} does not consume {cur:?}",
-                    add.name
-                )));
-            };
-            bias = g.vec_f32(&name)?;
-            if bias.len() != m {
-                return Err(ModelError::Onnx(format!(
-                    "node {:?}: bias has {} values for {m} outputs",
-                    add.name,
-                    bias.len()
-                )));
-            }
-            cur = out(add)?;
-            i += 1;
-        }
-        if i == nodes.len() {
-            if cur != output.name {
-                return Err(ModelError::Onnx(format!(
-                    "the last node writes {cur:?}, not the graph output"
-                )));
-            }
-            let output = OutputDequant { scale: in_scale, zero_point: in_zero_point, bias };
-            let model = QuantizedModel { input_dim: input_dim.unwrap_or(0), input, stages, output };
-            model.validate()?;
-            return Ok(model);
-        }
-        let mut relu = false;
-        if op(i) == Some("Relu") {
-            chain(&nodes[i], &cur)?;
-            cur = out(&nodes[i])?;
-            relu = true;
-            i += 1;
-        }
-        let ql = expect(i, "QuantizeLinear")?;
-        chain(ql, &cur)?;
-        stages.push(Stage::Rescale(Rescale {
-            in_scale,
-            in_zero_point,
-            bias,
-            relu,
-            out_scale: g.scalar_f32(&arg(ql, 1)?)?,
-            out_zero_point: g.scalar_i8(&arg(ql, 2)?)?,
-        }));
-        cur = out(ql)?;
+        cur = out(&nodes[i])?;
         i += 1;
     }
 }

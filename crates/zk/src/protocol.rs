@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ModelError, VerifyError};
 use crate::field::{EF, F, eq_table, eval_mle, from_i64, log2_ceil};
-use crate::model::{Dense, QuantizedModel, Stage};
+use crate::model::{MatMul, QuantizedModel, Stage};
 use crate::pcs::{self, Opening, Pcs, Root};
 use crate::sumcheck::{self, SumcheckProof};
 
@@ -44,15 +44,15 @@ pub struct CommittedModel {
 /// A proof that a committed model maps an input to an output.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Proof {
-    /// Accumulators (without bias) of each dense stage, `[batch][out_dim]` flattened.
+    /// Accumulators (without bias) of each stage with weights, `[batch][rows_per_item][outputs]` flattened.
     accumulators: Vec<Vec<i64>>,
-    /// Per dense stage, one entry per column block of its weight matrix.
+    /// Per stage with weights, one entry per column block of its weight matrix.
     blocks: Vec<Vec<BlockProof>>,
     /// WHIR opening of the weight commitment at every block's point `(0…0, r_i, s)`.
     opening: Opening,
 }
 
-/// The sumcheck of one column block of one dense stage.
+/// The sumcheck of one column block of one stage with weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct BlockProof {
     /// `Σ_j X̃(r_n, j)·W̃_b(r_i, j)` over the block's columns.
@@ -78,7 +78,7 @@ impl core::fmt::Debug for CommittedModel {
     }
 }
 
-/// One committed table: the columns `offset .. offset + 2^log_k` of a dense stage's weights,
+/// One committed table: the columns `offset .. offset + 2^log_k` of a layer's weights,
 /// rows zero-padded to `2^log_m`. Splitting the columns by the binary digits of `in_dim` keeps
 /// the committed size close to the weight count instead of rounding every matrix up to a power of two.
 #[derive(Clone, Copy, Debug)]
@@ -89,19 +89,17 @@ struct Block {
     log_m: usize,
 }
 
-fn dense_stages(model: &QuantizedModel) -> impl Iterator<Item = &Dense> {
-    model.stages.iter().filter_map(|s| match s {
-        Stage::Dense(d) => Some(d),
-        Stage::Rescale(_) => None,
-    })
+/// The stages with weights (dense and convolution), with their index among all stages.
+fn linear_stages(model: &QuantizedModel) -> impl Iterator<Item = (usize, MatMul<'_>)> {
+    model.stages.iter().enumerate().filter_map(|(i, s)| s.matmul().map(|mm| (i, mm)))
 }
 
-fn blocks(d: &Dense) -> Vec<Block> {
-    let log_rows = log2_ceil(d.out_dim);
+fn blocks(mm: MatMul<'_>) -> Vec<Block> {
+    let log_rows = log2_ceil(mm.m);
     let mut out = Vec::new();
     let mut offset = 0;
     for bit in (0..usize::BITS as usize).rev() {
-        if d.in_dim >> bit & 1 == 1 {
+        if mm.k >> bit & 1 == 1 {
             // Every table needs at least FOLDING_FACTOR variables; pad the rows.
             let log_m = log_rows.max(pcs::FOLDING_FACTOR.saturating_sub(bit));
             out.push(Block { offset, log_k: bit, log_m });
@@ -113,14 +111,14 @@ fn blocks(d: &Dense) -> Vec<Block> {
 
 fn weight_protocol(model: &QuantizedModel) -> OpeningProtocol {
     let vars: Vec<usize> =
-        dense_stages(model).flat_map(blocks).map(|b| b.log_m + b.log_k).collect();
+        linear_stages(model).flat_map(|(_, mm)| blocks(mm)).map(|b| b.log_m + b.log_k).collect();
     pcs::protocol(&vars)
 }
 
-fn weight_table(d: &Dense, b: Block) -> Vec<F> {
+fn weight_table(mm: MatMul<'_>, b: Block) -> Vec<F> {
     let k = 1 << b.log_k;
     let mut t = vec![F::ZERO; (1 << b.log_m) * k];
-    for (i, row) in d.weights.chunks_exact(d.in_dim).enumerate() {
+    for (i, row) in mm.weights.chunks_exact(mm.k).enumerate() {
         for (j, &w) in row[b.offset..b.offset + k].iter().enumerate() {
             t[i * k + j] = from_i64(i64::from(w));
         }
@@ -129,11 +127,11 @@ fn weight_table(d: &Dense, b: Block) -> Vec<F> {
 }
 
 /// `Σ_i eq(r, i)·W_b[i][·]` over the stage's real rows.
-fn fold_weights(d: &Dense, b: Block, r: &[EF]) -> Vec<EF> {
+fn fold_weights(mm: MatMul<'_>, b: Block, r: &[EF]) -> Vec<EF> {
     let eq = eq_table(r);
     let k = 1 << b.log_k;
     let mut out = vec![EF::ZERO; k];
-    for (row, &e) in d.weights.chunks_exact(d.in_dim).zip(&eq) {
+    for (row, &e) in mm.weights.chunks_exact(mm.k).zip(&eq) {
         for (o, &w) in out.iter_mut().zip(&row[b.offset..b.offset + k]) {
             *o += e * from_i64(i64::from(w));
         }
@@ -141,16 +139,30 @@ fn fold_weights(d: &Dense, b: Block, r: &[EF]) -> Vec<EF> {
     out
 }
 
-/// The columns of a block of `X = x − zp`, rows padded to `2^log_n`.
-fn input_block(x: &[i8], d: &Dense, b: Block, log_n: usize) -> Vec<F> {
-    let k = 1 << b.log_k;
-    let mut t = vec![F::ZERO; (1 << log_n) * k];
-    for (n, row) in x.chunks_exact(d.in_dim).enumerate() {
-        for (j, &v) in row[b.offset..b.offset + k].iter().enumerate() {
-            t[n * k + j] = from_i64(i64::from(v) - i64::from(d.input_zero_point));
+/// The left-hand matrix of a stage for a whole batch, `[batch·rows_per_item][k]`.
+fn lhs_matrix(stage: &Stage, x: &[i8]) -> Vec<i32> {
+    x.chunks_exact(stage.in_dim()).flat_map(|row| stage.lhs(row)).collect()
+}
+
+/// `Σ_row eq(r, row)·lhs[row][block columns]`: the block's columns folded over the rows.
+fn fold_lhs(lhs: &[i32], k: usize, b: Block, r: &[EF]) -> Vec<EF> {
+    let eq = eq_table(r);
+    let kb = 1 << b.log_k;
+    let mut out = vec![EF::ZERO; kb];
+    for (row, &e) in lhs.chunks_exact(k).zip(&eq) {
+        for (o, &v) in out.iter_mut().zip(&row[b.offset..b.offset + kb]) {
+            if v != 0 {
+                *o += e * from_i64(i64::from(v));
+            }
         }
     }
-    t
+    out
+}
+
+/// `l̃hs_b(r, s)` for a block: fold the rows with `eq(r, ·)`, then the columns with `eq(s, ·)`.
+fn eval_lhs(lhs: &[i32], k: usize, b: Block, r: &[EF], s: &[EF]) -> EF {
+    let folded = fold_lhs(lhs, k, b, r);
+    eq_table(s).iter().zip(&folded).map(|(&e, &v)| e * v).sum()
 }
 
 /// The WHIR point of a block: zero row-padding bits, then `r_i`, then `s`.
@@ -164,8 +176,8 @@ fn block_point(b: Block, ri: &[EF], s: Vec<EF>) -> Point<EF> {
 fn strip_weights(model: &QuantizedModel) -> QuantizedModel {
     let mut h = model.clone();
     for s in &mut h.stages {
-        if let Stage::Dense(d) = s {
-            d.weights = Vec::new();
+        if let Some(w) = s.weights_mut() {
+            *w = Vec::new();
         }
     }
     h
@@ -193,16 +205,15 @@ impl ModelCommitment {
         // Validate the header as a model whose weights are zero (same shapes).
         let mut m = self.header.clone();
         for s in &mut m.stages {
-            if let Stage::Dense(d) = s {
-                if !d.weights.is_empty() {
+            let n = s
+                .weight_count()
+                .filter(|&n| n <= 1 << 30)
+                .ok_or_else(|| VerifyError::Commitment("layer too large".into()))?;
+            if let Some(w) = s.weights_mut() {
+                if !w.is_empty() {
                     return Err(VerifyError::Commitment("the header carries weights".into()));
                 }
-                let n = d
-                    .in_dim
-                    .checked_mul(d.out_dim)
-                    .filter(|&n| n <= 1 << 30)
-                    .ok_or_else(|| VerifyError::Commitment("dense layer too large".into()))?;
-                d.weights = vec![0; n];
+                *w = vec![0; n];
             }
         }
         m.validate().map_err(|e| VerifyError::Commitment(e.to_string()))
@@ -243,28 +254,16 @@ fn absorb_statement(
     }
 }
 
-/// Accumulators padded to `[2^log_n][2^log_m]`.
-fn acc_matrix(acc: &[i64], d: &Dense, log_n: usize, log_m: usize) -> Vec<F> {
-    let m = 1 << log_m;
-    let mut t = vec![F::ZERO; (1 << log_n) * m];
-    for (n, row) in acc.chunks_exact(d.out_dim).enumerate() {
+/// Accumulators `[rows][m]` padded to `[2^log_rows][2^log_m]`.
+fn acc_matrix(acc: &[i64], m: usize, log_rows: usize, log_m: usize) -> Vec<F> {
+    let width = 1 << log_m;
+    let mut t = vec![F::ZERO; (1 << log_rows) * width];
+    for (n, row) in acc.chunks_exact(m).enumerate() {
         for (i, &v) in row.iter().enumerate() {
-            t[n * m + i] = from_i64(v);
+            t[n * width + i] = from_i64(v);
         }
     }
     t
-}
-
-/// `Σ_n eq(r, n)·M[n][·]` for a row-major matrix with `cols` columns.
-fn fold_rows(m: &[F], cols: usize, r: &[EF]) -> Vec<EF> {
-    let eq = eq_table(r);
-    let mut out = vec![EF::ZERO; cols];
-    for (row, &e) in m.chunks_exact(cols).zip(&eq) {
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o += e * v;
-        }
-    }
-    out
 }
 
 fn sample_point(ch: &mut pcs::Challenger, n: usize) -> Vec<EF> {
@@ -277,8 +276,8 @@ impl CommittedModel {
         model.validate()?;
         let protocol = weight_protocol(model);
         let pcs = pcs::pcs(&protocol).map_err(ModelError::Commitment)?;
-        let tables: Vec<Table<F>> = dense_stages(model)
-            .flat_map(|d| blocks(d).into_iter().map(move |b| weight_table(d, b)))
+        let tables: Vec<Table<F>> = linear_stages(model)
+            .flat_map(|(_, mm)| blocks(mm).into_iter().map(move |b| weight_table(mm, b)))
             .map(|t| {
                 let n = t.len();
                 Table::new(RowMajorMatrix::new(t, n))
@@ -310,7 +309,6 @@ impl CommittedModel {
             return Err(ModelError::BatchTooLarge(trace.batch));
         }
         let output = trace.output().to_vec();
-        let log_n = log2_ceil(trace.batch);
         let mut ch = pcs::challenger();
         absorb_statement(&mut ch, &self.commitment, trace.batch, input, &output);
         for acc in &trace.accumulators {
@@ -320,15 +318,15 @@ impl CommittedModel {
         }
         let mut all_blocks = Vec::new();
         let mut points = Vec::new();
-        for (stage_idx, stage) in self.model.stages.iter().enumerate() {
-            let Stage::Dense(d) = stage else { continue };
-            let rn = sample_point(&mut ch, log_n);
-            let ri = sample_point(&mut ch, log2_ceil(d.out_dim));
-            let x = &trace.activations[stage_idx];
+        for (stage_idx, mm) in linear_stages(&self.model) {
+            let stage = &self.model.stages[stage_idx];
+            let rn = sample_point(&mut ch, log2_ceil(trace.batch * mm.rows_per_item));
+            let ri = sample_point(&mut ch, log2_ceil(mm.m));
+            let lhs = lhs_matrix(stage, &trace.activations[stage_idx]);
             let mut parts = Vec::new();
-            for b in blocks(d) {
-                let f = fold_rows(&input_block(x, d, b, log_n), 1 << b.log_k, &rn);
-                let g = fold_weights(d, b, &ri);
+            for b in blocks(mm) {
+                let f = fold_lhs(&lhs, mm.k, b, &rn);
+                let g = fold_weights(mm, b, &ri);
                 let claim: EF = f.iter().zip(&g).map(|(&a, &b)| a * b).sum();
                 parts.push((b, f, g, claim));
             }
@@ -412,21 +410,20 @@ pub fn verify(
             batch * model.output_dim()
         )));
     }
-    let dense: Vec<&Dense> = dense_stages(model).collect();
-    if proof.accumulators.len() != dense.len() || proof.blocks.len() != dense.len() {
-        return Err(VerifyError::Shape(format!("{} dense stages", dense.len())));
+    let linear: Vec<(usize, MatMul<'_>)> = linear_stages(model).collect();
+    if proof.accumulators.len() != linear.len() || proof.blocks.len() != linear.len() {
+        return Err(VerifyError::Shape(format!("{} stages with weights", linear.len())));
     }
-    let log_n = log2_ceil(batch);
-    for (idx, (d, acc)) in dense.iter().zip(&proof.accumulators).enumerate() {
-        if acc.len() != batch * d.out_dim {
+    for (idx, (&(_, mm), acc)) in linear.iter().zip(&proof.accumulators).enumerate() {
+        if acc.len() != batch * mm.rows_per_item * mm.m {
             return Err(VerifyError::Shape(format!("stage {idx}: {} accumulators", acc.len())));
         }
-        // |acc| ≤ in_dim·255·128 < 2^31: equality mod p then means equality over the integers.
-        let bound = (d.in_dim as i64) * 255 * 128;
+        // |acc| ≤ k·255·128 < 2^31: equality mod p then means equality over the integers.
+        let bound = (mm.k as i64) * 255 * 128;
         if acc.iter().any(|a| a.abs() > bound) {
             return Err(VerifyError::Shape(format!("stage {idx}: accumulator out of range")));
         }
-        let bs = blocks(d);
+        let bs = blocks(mm);
         if proof.blocks[idx].len() != bs.len()
             || bs.iter().zip(&proof.blocks[idx]).any(|(b, p)| p.sumcheck.rounds.len() != b.log_k)
         {
@@ -436,20 +433,21 @@ pub fn verify(
         }
     }
 
-    // Replay the non-linear stages from the accumulators; the result must be the claimed output.
+    // Replay the stages without weights, and requantization, from the accumulators; the result
+    // must be the claimed output.
     let mut activations = vec![input.to_vec()];
-    let mut dense_idx = 0;
+    let mut linear_idx = 0;
     for stage in &model.stages {
         let x = activations.last().map(Vec::as_slice).unwrap_or(&[]);
-        let next: Vec<i8> = match stage {
-            Stage::Dense(d) => {
-                let acc = &proof.accumulators[dense_idx];
-                dense_idx += 1;
-                acc.chunks_exact(d.out_dim).flat_map(|row| d.finish(row)).collect()
+        let next: Vec<i8> = match stage.matmul() {
+            Some(mm) => {
+                let acc = &proof.accumulators[linear_idx];
+                linear_idx += 1;
+                acc.chunks_exact(mm.rows_per_item * mm.m)
+                    .flat_map(|row| stage.finish(row))
+                    .collect()
             }
-            Stage::Rescale(r) => {
-                x.chunks_exact(r.bias.len()).flat_map(|row| r.apply(row)).collect()
-            }
+            None => x.chunks_exact(stage.in_dim()).flat_map(|row| stage.apply(row)).collect(),
         };
         activations.push(next);
     }
@@ -465,35 +463,31 @@ pub fn verify(
         }
     }
     let mut points = Vec::new();
-    let mut dense_idx = 0;
-    for (stage_idx, stage) in model.stages.iter().enumerate() {
-        let Stage::Dense(d) = stage else { continue };
-        let log_m = log2_ceil(d.out_dim);
-        let rn = sample_point(&mut ch, log_n);
+    for (linear_idx, &(stage_idx, mm)) in linear.iter().enumerate() {
+        let log_rows = log2_ceil(batch * mm.rows_per_item);
+        let log_m = log2_ceil(mm.m);
+        let rn = sample_point(&mut ch, log_rows);
         let ri = sample_point(&mut ch, log_m);
-        let acc = acc_matrix(&proof.accumulators[dense_idx], d, log_n, log_m);
+        let acc = acc_matrix(&proof.accumulators[linear_idx], mm.m, log_rows, log_m);
         let mut rni = rn.clone();
         rni.extend(&ri);
         let claim = eval_mle(&acc, &rni);
-        let parts = &proof.blocks[dense_idx];
+        let parts = &proof.blocks[linear_idx];
         if parts.iter().map(|p| p.claim).sum::<EF>() != claim {
-            return Err(VerifyError::FinalClaim(dense_idx));
+            return Err(VerifyError::FinalClaim(linear_idx));
         }
         for p in parts {
             ch.observe_algebra_element(p.claim);
         }
-        for (b, p) in blocks(d).into_iter().zip(parts) {
+        let lhs = lhs_matrix(&model.stages[stage_idx], &activations[stage_idx]);
+        for (b, p) in blocks(mm).into_iter().zip(parts) {
             let (final_claim, s) = sumcheck::verify(&p.sumcheck, p.claim, &mut ch);
-            let x = input_block(&activations[stage_idx], d, b, log_n);
-            let mut rns = rn.clone();
-            rns.extend(&s);
-            if final_claim != eval_mle(&x, &rns) * p.weight_eval {
-                return Err(VerifyError::FinalClaim(dense_idx));
+            if final_claim != eval_lhs(&lhs, mm.k, b, &rn, &s) * p.weight_eval {
+                return Err(VerifyError::FinalClaim(linear_idx));
             }
             ch.observe_algebra_element(p.weight_eval);
             points.push(block_point(b, &ri, s));
         }
-        dense_idx += 1;
     }
 
     let protocol = weight_protocol(model);
@@ -534,7 +528,7 @@ pub fn prove(model: &QuantizedModel, input: &[i8]) -> Result<(Vec<i8>, Proof), M
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{InputQuant, OutputDequant, Requant, Rescale};
+    use crate::model::{Conv, Dense, InputQuant, OutputDequant, Pool, PoolKind, Requant, Rescale};
 
     /// A deterministic xorshift stream of int8 values.
     fn bytes(seed: u64, n: usize) -> Vec<i8> {
@@ -640,6 +634,94 @@ mod tests {
         let (cm, input, out, mut proof) = fixture();
         proof.blocks[1][0].weight_eval += EF::ONE;
         assert!(verify(cm.commitment(), &input, &out, &proof).is_err());
+    }
+
+    /// Conv (2→3 channels, 7×7, kernel 3×3, strides 2×1, padding 1) → max pool 2×2 → average
+    /// pool 2×2 stride 1 → dense 6→4.
+    fn conv_model(seed: u64) -> QuantizedModel {
+        QuantizedModel {
+            input_dim: 2 * 7 * 7,
+            input: InputQuant { scale: 0.01, zero_point: 5 },
+            stages: vec![
+                Stage::Conv(Conv {
+                    in_channels: 2,
+                    in_height: 7,
+                    in_width: 7,
+                    out_channels: 3,
+                    kernel: [3, 3],
+                    strides: [2, 1],
+                    pads: [1, 1, 1, 1],
+                    input_zero_point: 5,
+                    weights: bytes(seed, 3 * 18),
+                    bias: vec![-300, 0, 450],
+                    requant: Requant { multiplier: 1.0 / 700.0, zero_point: -20 },
+                }),
+                Stage::Pool(Pool {
+                    kind: PoolKind::Max,
+                    channels: 3,
+                    in_height: 4,
+                    in_width: 7,
+                    kernel: [2, 2],
+                    strides: [2, 2],
+                }),
+                Stage::Pool(Pool {
+                    kind: PoolKind::Average,
+                    channels: 3,
+                    in_height: 2,
+                    in_width: 3,
+                    kernel: [2, 2],
+                    strides: [1, 1],
+                }),
+                dense(seed + 1, 6, 4, -20),
+            ],
+            output: OutputDequant { scale: 0.1, zero_point: 3, bias: vec![0.0; 4] },
+        }
+    }
+
+    #[test]
+    fn convolution_and_pooling_prove_and_verify() {
+        let model = conv_model(3);
+        model.validate().unwrap();
+        assert_eq!(model.output_dim(), 4);
+        let cm = CommittedModel::new(&model).unwrap();
+        for batch in [1, 3] {
+            let input = bytes(40 + batch as u64, 98 * batch);
+            let (out, proof) = cm.prove(&input).unwrap();
+            assert_eq!(out, model.run(&input).unwrap());
+            let proof = Proof::from_bytes(&proof.to_bytes()).unwrap();
+            verify(cm.commitment(), &input, &out, &proof).unwrap();
+        }
+    }
+
+    #[test]
+    fn changed_convolution_values_are_rejected() {
+        let cm = CommittedModel::new(&conv_model(9)).unwrap();
+        let input = bytes(77, 98 * 2);
+        let (out, proof) = cm.prove(&input).unwrap();
+        verify(cm.commitment(), &input, &out, &proof).unwrap();
+        // Conv accumulators ([batch][position][channel]): each change must be caught.
+        for (k, delta) in [(0, 1), (5, -1), (100, 3), (167, 1 << 12)] {
+            let mut p = proof.clone();
+            p.accumulators[0][k] += delta;
+            assert!(verify(cm.commitment(), &input, &out, &p).is_err(), "accumulator {k}");
+        }
+        // A forged sumcheck round or weight evaluation of the convolution.
+        let mut p = proof.clone();
+        p.blocks[0][0].sumcheck.rounds[0][0] += EF::ONE;
+        assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::FinalClaim(0)));
+        let mut p = proof.clone();
+        p.blocks[0][1].weight_eval += EF::ONE;
+        assert!(verify(cm.commitment(), &input, &out, &p).is_err());
+        // A prover running the sumcheck on other kernels, with the honest root.
+        let mut other = conv_model(9);
+        let Stage::Conv(c) = &mut other.stages[0] else { unreachable!() };
+        c.weights[17] = c.weights[17].wrapping_add(1);
+        let cheat = CommittedModel { model: other, ..cm };
+        let (out, proof) = cheat.prove(&input).unwrap();
+        assert!(matches!(
+            verify(cheat.commitment(), &input, &out, &proof),
+            Err(VerifyError::WeightEval(_) | VerifyError::OutputMismatch)
+        ));
     }
 
     #[test]

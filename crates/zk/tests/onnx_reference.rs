@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use ogn_zk::{ModelError, Stage, load_onnx};
+use ogn_zk::{ModelError, QuantizedModel, Stage, load_onnx};
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel);
@@ -41,10 +41,46 @@ fn mlp_int8_matches_onnxruntime_bit_for_bit() {
     }
 }
 
+/// Runs `model` on the reference input of fixture `name` and compares every f32 output bit for bit.
+fn matches_reference(model: &QuantizedModel, name: &str) {
+    let input = f32s(&fixture(&format!("reference/{name}.in0.bin")));
+    let expected = f32s(&fixture(&format!("reference/{name}.out0.bin")));
+    let got = model.run_f32(&input).unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+        assert_eq!(g.to_bits(), e.to_bits(), "{name} logit {k}: ours {g}, onnxruntime {e}");
+    }
+}
+
 #[test]
-fn float_and_lenet_graphs_are_refused_with_a_reason() {
+fn lenet_int8_matches_onnxruntime_bit_for_bit() {
+    let model = load_onnx(&fixture("models/lenet_int8.onnx")).unwrap();
+    assert_eq!(model.input_dim, 28 * 28);
+    assert_eq!(model.output_dim(), 10);
+    assert_eq!(model.num_weights(), 6 * 25 + 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10);
+    assert!(matches!(
+        model.stages.as_slice(),
+        [
+            Stage::Conv(_),
+            Stage::Pool(_),
+            Stage::Conv(_),
+            Stage::Pool(_),
+            Stage::Dense(_),
+            Stage::Rescale(_),
+            Stage::Dense(_),
+            Stage::Rescale(_),
+            Stage::Dense(_),
+        ]
+    ));
+    matches_reference(&model, "lenet_int8");
+}
+
+#[test]
+fn float_graphs_are_refused_with_a_reason() {
     let err = load_onnx(&fixture("models/mlp.onnx")).unwrap_err();
     assert!(matches!(err, ModelError::Onnx(ref m) if m.contains("Gemm")), "{err}");
+    let err = load_onnx(&fixture("models/lenet.onnx")).unwrap_err();
+    assert!(matches!(err, ModelError::Onnx(ref m) if m.contains("Conv")), "{err}");
     let err = load_onnx(b"definitely not protobuf").unwrap_err();
     assert!(matches!(err, ModelError::Onnx(_)), "{err}");
 }
