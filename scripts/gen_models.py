@@ -12,6 +12,8 @@ Writes, with weights drawn from fixed seeds (numpy PCG64, stable across numpy ve
                       QLinearMatMul, DequantizeLinear (+ float bias Add and Relu between layers)
     lenet_int8.onnx   the LeNet quantized to int8: QLinearConv (int32 bias, ReLU folded into the
                       output zero point), int8 MaxPool, QLinearMatMul for the dense layers
+    mlp_1m.onnx       float32 MLP 784-1024-256-10 (1,068,810 parameters), input "input" [N, 784]
+    mlp_1m_int8.onnx  that MLP quantized to int8 the same way as mlp_int8
 
 Quantization scales come from a fixed calibration batch run through the float model with
 onnxruntime (symmetric per-tensor int8 weights, activation ranges from the batch's max).
@@ -301,6 +303,78 @@ def build_lenet_int8(float_model, path):
     return finish(graph, path)
 
 
+def mlp_1m_weights():
+    rng = np.random.default_rng(SEED + 2)
+    return [
+        (he(rng, (784, 1024), 784), (rng.standard_normal(1024) * 0.01).astype(np.float32)),
+        (he(rng, (1024, 256), 1024), (rng.standard_normal(256) * 0.01).astype(np.float32)),
+        (he(rng, (256, 10), 256), (rng.standard_normal(10) * 0.01).astype(np.float32)),
+    ]
+
+
+def build_mlp_1m(path):
+    """float32 MLP 784-1024-256-10 (1,068,810 parameters): Gemm, Relu, Gemm, Relu, Gemm."""
+    layers = mlp_1m_weights()
+    nodes, inits, x = [], [], "input"
+    for i, (w, b) in enumerate(layers, 1):
+        y = "logits" if i == len(layers) else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [x, f"w{i}", f"b{i}"], [y], name=f"fc{i}"))
+        inits += [init(f"w{i}", w), init(f"b{i}", b)]
+        if i < len(layers):
+            nodes.append(helper.make_node("Relu", [y], [f"a{i}"], name=f"relu{i}"))
+            x = f"a{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp_1m",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    return finish(graph, path)
+
+
+def build_mlp_1m_int8(float_model, path):
+    """The 1M MLP quantized like mlp_int8: QLinearMatMul per layer, float bias Add and Relu between."""
+    layers = mlp_1m_weights()
+    n = len(layers)
+    names = ["input"] + [f"a{i}" for i in range(1, n)] + [f"h{i}" for i in range(1, n)] + ["logits"]
+    r = activation_max(float_model, names, calibration((64, 784)))
+    inits = qparams("x", r["input"] / 127.0, 0)
+    nodes = [helper.make_node("QuantizeLinear", ["input", "x_scale", "x_zp"], ["x_q"], name="quant_in")]
+    x, x_prefix = "x_q", "x"
+    for i, (w, b) in enumerate(layers, 1):
+        wq, ws = quant_weight(w)
+        pre = r["logits"] if i == n else r[f"h{i}"]
+        inits += qparams(f"w{i}", ws, 0) + qparams(f"y{i}", pre / 127.0, 0) + [init(f"w{i}_q", wq), init(f"b{i}", b)]
+        nodes += [
+            helper.make_node(
+                "QLinearMatMul",
+                [x, f"{x_prefix}_scale", f"{x_prefix}_zp", f"w{i}_q", f"w{i}_scale", f"w{i}_zp", f"y{i}_scale", f"y{i}_zp"],
+                [f"y{i}_q"],
+                name=f"fc{i}",
+            ),
+            helper.make_node("DequantizeLinear", [f"y{i}_q", f"y{i}_scale", f"y{i}_zp"], [f"y{i}"], name=f"dequant{i}"),
+        ]
+        if i == n:
+            nodes.append(helper.make_node("Add", [f"y{i}", f"b{i}"], ["logits"], name=f"bias{i}"))
+        else:
+            inits += qparams(f"a{i}", r[f"a{i}"] / 255.0, -128)
+            nodes += [
+                helper.make_node("Add", [f"y{i}", f"b{i}"], [f"h{i}"], name=f"bias{i}"),
+                helper.make_node("Relu", [f"h{i}"], [f"a{i}"], name=f"relu{i}"),
+                helper.make_node("QuantizeLinear", [f"a{i}", f"a{i}_scale", f"a{i}_zp"], [f"a{i}_q"], name=f"quant{i}"),
+            ]
+            x, x_prefix = f"a{i}_q", f"a{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp_1m_int8",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    return finish(graph, path)
+
+
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "fixtures" / "models"
     out.mkdir(parents=True, exist_ok=True)
@@ -308,7 +382,9 @@ def main():
     lenet = build_lenet(out / "lenet.onnx")
     build_mlp_int8(mlp, out / "mlp_int8.onnx")
     build_lenet_int8(lenet, out / "lenet_int8.onnx")
-    for name in ["mlp", "lenet", "mlp_int8", "lenet_int8"]:
+    mlp_1m = build_mlp_1m(out / "mlp_1m.onnx")
+    build_mlp_1m_int8(mlp_1m, out / "mlp_1m_int8.onnx")
+    for name in ["mlp", "lenet", "mlp_int8", "lenet_int8", "mlp_1m", "mlp_1m_int8"]:
         print(f"gen_models: wrote {out / (name + '.onnx')}", file=sys.stderr)
 
 

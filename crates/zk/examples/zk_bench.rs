@@ -6,7 +6,7 @@
 //!
 //! `INPUT.bin` holds little-endian f32 values, `[batch][input_dim]`. Prints one JSON object:
 //! commit, prove and verify times (median of REPEATS runs after one warm-up), proof size,
-//! peak resident memory and the WHIR security estimate.
+//! peak resident memory, the WHIR security estimate and the f32 output (to compare with onnxruntime).
 
 use std::time::Instant;
 
@@ -61,8 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         verify_s.push(t.elapsed().as_secs_f64());
     }
     let security = ogn_zk::weight_opening_security_bits(committed.model());
+    let logits: Vec<String> =
+        model.dequantize_output(&output).iter().map(|v| format!("{v:?}")).collect();
     println!(
-        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{}}}",
+        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{},\"output\":[{}]}}",
         args[1],
         model.num_weights(),
         input.len() / model.input_dim,
@@ -71,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes.len(),
         peak_rss_kib(),
         security.map_or("null".to_string(), |b| format!("{b:.1}")),
+        logits.join(","),
     );
     Ok(())
 }

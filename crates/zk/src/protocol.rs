@@ -724,6 +724,45 @@ mod tests {
         ));
     }
 
+    /// An MLP of the given widths with zero weights (only the shapes matter here).
+    fn mlp_shape(widths: &[usize]) -> QuantizedModel {
+        let stages = widths
+            .windows(2)
+            .map(|w| {
+                Stage::Dense(Dense {
+                    in_dim: w[0],
+                    out_dim: w[1],
+                    input_zero_point: 0,
+                    weights: vec![0; w[0] * w[1]],
+                    bias: vec![0; w[1]],
+                    requant: Requant { multiplier: 0.001, zero_point: 0 },
+                })
+            })
+            .collect();
+        QuantizedModel {
+            input_dim: widths[0],
+            input: InputQuant { scale: 0.01, zero_point: 0 },
+            stages,
+            output: OutputDequant {
+                scale: 0.1,
+                zero_point: 0,
+                bias: vec![0.0; widths[widths.len() - 1]],
+            },
+        }
+    }
+
+    #[test]
+    fn weight_openings_keep_at_least_100_bits() {
+        for widths in
+            [&[37, 20, 5][..], &[784, 128, 10], &[784, 1024, 256, 10], &[2048, 2048], &[4096, 1024]]
+        {
+            let bits = weight_opening_security_bits(&mlp_shape(widths)).unwrap();
+            assert!(bits >= 100.0, "{widths:?}: {bits:.1} bits");
+        }
+        let bits = weight_opening_security_bits(&conv_model(1)).unwrap();
+        assert!(bits >= 100.0, "conv model: {bits:.1} bits");
+    }
+
     #[test]
     fn shapes_that_do_not_fit_are_rejected_before_any_work() {
         let (cm, input, out, proof) = fixture();

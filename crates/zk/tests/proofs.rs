@@ -1,6 +1,7 @@
 //! End-to-end proofs on the int8 MLP 784-128-10 and the int8 LeNet-5 from ONNX: completeness, and
 //! rejection of every tampering the statement covers (output, input, weights, model identity, proof
-//! bytes). Every test runs on both models.
+//! bytes). Every test runs on both models; the MLP 784-1024-256-10 (1M parameters) has one test of
+//! its own.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -27,8 +28,13 @@ struct Setup {
 
 /// The model and its reference input (all rows) quantized to int8.
 fn model_and_input(name: &str) -> (QuantizedModel, Vec<i8>) {
+    model_and_input_from(name, name)
+}
+
+/// The model `name` and the reference input of fixture `input` (all rows) quantized to int8.
+fn model_and_input_from(name: &str, input: &str) -> (QuantizedModel, Vec<i8>) {
     let model = load_onnx(&fixture(&format!("models/{name}.onnx"))).unwrap();
-    let x: Vec<f32> = fixture(&format!("reference/{name}.in0.bin"))
+    let x: Vec<f32> = fixture(&format!("reference/{input}.in0.bin"))
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
@@ -199,4 +205,25 @@ fn bit_flipped_proofs_are_rejected() {
         }
         assert!(checked >= 100);
     }
+}
+
+#[test]
+fn the_one_million_parameter_mlp_proves_and_verifies() {
+    let (model, mut input) = model_and_input_from("mlp_1m_int8", "mlp");
+    assert_eq!(model.num_weights(), 784 * 1024 + 1024 * 256 + 256 * 10);
+    input.truncate(model.input_dim);
+    let committed = CommittedModel::new(&model).unwrap();
+    let (output, proof) = committed.prove(&input).unwrap();
+    assert_eq!(output, model.run(&input).unwrap());
+    let proof = Proof::from_bytes(&proof.to_bytes()).unwrap();
+    verify(committed.commitment(), &input, &output, &proof).unwrap();
+    let mut out = output.clone();
+    out[3] = out[3].wrapping_add(1);
+    assert_eq!(
+        verify(committed.commitment(), &input, &out, &proof),
+        Err(VerifyError::OutputMismatch)
+    );
+    let other = CommittedModel::new(&with_weight_changed(&model, 2, 100_000)).unwrap();
+    let (out, proof) = other.prove(&input).unwrap();
+    assert!(verify(committed.commitment(), &input, &out, &proof).is_err());
 }
