@@ -1,0 +1,130 @@
+//! The proof and commitment decoders under arbitrary and mutated bytes, as the fuzz target
+//! (`crates/zk/fuzz`) drives them, but deterministic and bounded so that it runs with the tests:
+//! nothing may panic, and no mutated proof may verify.
+
+use ogn_zk::{
+    CommittedModel, Conv, Dense, InputQuant, ModelCommitment, OutputDequant, Pool, PoolKind, Proof,
+    QuantizedModel, Requant, Stage, verify,
+};
+
+/// A xorshift64 stream.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Conv 1×6×4 → 2×4×4, max pool 2×2 → 8 values, dense 8 → 6: the fuzz target's model.
+fn model() -> QuantizedModel {
+    QuantizedModel {
+        input_dim: 24,
+        input: InputQuant { scale: 0.01, zero_point: 0 },
+        stages: vec![
+            Stage::Conv(Conv {
+                in_channels: 1,
+                in_height: 6,
+                in_width: 4,
+                out_channels: 2,
+                kernel: [3, 3],
+                strides: [1, 1],
+                pads: [0, 1, 0, 1],
+                input_zero_point: 0,
+                weights: (0..18).map(|i| ((i * 53) % 255 - 127) as i8).collect(),
+                bias: vec![10, -10],
+                requant: Requant { multiplier: 0.002, zero_point: -5 },
+            }),
+            Stage::Pool(Pool {
+                kind: PoolKind::Max,
+                channels: 2,
+                in_height: 4,
+                in_width: 4,
+                kernel: [2, 2],
+                strides: [2, 2],
+            }),
+            Stage::Dense(Dense {
+                in_dim: 8,
+                out_dim: 6,
+                input_zero_point: -5,
+                weights: (0..48).map(|i| ((i * 37) % 255 - 127) as i8).collect(),
+                bias: vec![0; 6],
+                requant: Requant { multiplier: 0.001, zero_point: 0 },
+            }),
+        ],
+        output: OutputDequant { scale: 0.1, zero_point: 0, bias: vec![0.0; 6] },
+    }
+}
+
+#[test]
+fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
+    let committed = CommittedModel::new(&model()).unwrap();
+    let input: Vec<i8> = (0..24).map(|i| (i * 11 % 200) as i8).collect();
+    let (output, proof) = committed.prove(&input).unwrap();
+    let honest = proof.to_bytes();
+    verify(committed.commitment(), &input, &output, &proof).unwrap();
+    let commitment_bytes = committed.commitment().to_bytes();
+
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut decoded = 0;
+    let mut check = |bytes: &[u8]| {
+        if let Ok(p) = Proof::from_bytes(bytes) {
+            decoded += 1;
+            let accepted = verify(committed.commitment(), &input, &output, &p).is_ok();
+            assert!(!accepted || bytes == honest.as_slice(), "a mutated proof verified");
+            assert!(Proof::from_bytes(&p.to_bytes()).is_ok());
+        }
+        if let Ok(c) = ModelCommitment::from_bytes(bytes) {
+            assert_eq!(ModelCommitment::from_bytes(&c.to_bytes()).ok(), Some(c));
+        }
+    };
+    // Random bytes, with the version byte in front half of the time.
+    for i in 0..300 {
+        let len = rng.below(400);
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if i % 2 == 0 && !bytes.is_empty() {
+            bytes[0] = honest[0];
+        }
+        check(&bytes);
+    }
+    // The honest proof and commitment with random edits: byte overwrites, deletions, insertions,
+    // duplicated ranges.
+    for base in [&honest, &commitment_bytes] {
+        for _ in 0..200 {
+            let mut bytes = base.clone();
+            // Half the cases: one byte overwritten (the structure usually survives).
+            let single = rng.below(2) == 0;
+            if single {
+                let pos = rng.below(bytes.len());
+                bytes[pos] = rng.next() as u8;
+            }
+            for _ in 0..if single { 0 } else { 1 + rng.below(4) } {
+                let pos = rng.below(bytes.len());
+                match rng.below(4) {
+                    0 => bytes[pos] = rng.next() as u8,
+                    1 => {
+                        bytes.remove(pos);
+                    }
+                    2 => bytes.insert(pos, rng.next() as u8),
+                    _ => {
+                        let end = (pos + 1 + rng.below(64)).min(bytes.len());
+                        let chunk = bytes[pos..end].to_vec();
+                        bytes.splice(pos..pos, chunk);
+                    }
+                }
+            }
+            if bytes != *base {
+                check(&bytes);
+            }
+        }
+    }
+    // Overwritten bytes inside field elements still decode: the verifier itself saw many.
+    assert!(decoded >= 30, "only {decoded} mutated proofs decoded");
+}
