@@ -206,6 +206,12 @@ impl Runtime {
         Ok(Trace { outputs, leaves })
     }
 
+    /// Number of steps of the plan for these inputs.
+    pub fn step_count(&self, model: &Model, inputs: &[Tensor]) -> Result<usize, RuntimeError> {
+        let (prepared, _) = self.bind(model, inputs)?;
+        Ok(prepared.plan.order_without_consts().len())
+    }
+
     /// The steps a re-execution of `step` starts from, and their values in a full run on `inputs`.
     pub fn layer_witness(
         &self,

@@ -1,0 +1,125 @@
+//! Running a job with evidence, and the referee that re-executes one step of it.
+
+use alloy::primitives::B256;
+use ogn_runtime::{LayerWitness, Model, Runtime, RuntimeError};
+use ogn_types::{Tensor, canonical};
+
+use crate::commitment::{LayerCommitment, StateTree, chain_states, genesis_state};
+use crate::dispute::{Referee, RunEvidence};
+use crate::receipt::{Statement, tensors_hash};
+
+/// A job run with everything its operator needs to attest to it and to defend it.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The outputs.
+    pub outputs: Vec<Tensor>,
+    /// Hash of the inputs.
+    pub input_hash: B256,
+    /// Hash of the outputs.
+    pub output_hash: B256,
+    /// Result id.
+    pub result_id: B256,
+    /// Engine id.
+    pub engine_id: String,
+    /// Leaves, states and their tree.
+    pub evidence: RunEvidence,
+}
+
+impl Execution {
+    /// The commitment an operator signs.
+    pub fn commitment(&self) -> LayerCommitment {
+        self.evidence.tree.commitment()
+    }
+
+    /// The statement for `job` on `chain_id`.
+    pub fn statement(&self, chain_id: u64, job: u64, model: &Model) -> Statement {
+        Statement {
+            chain_id,
+            job,
+            model: *model.cid(),
+            input_hash: self.input_hash,
+            output_hash: self.output_hash,
+            result_id: self.result_id,
+            engine_id: self.engine_id.clone(),
+            commitment: self.commitment(),
+        }
+    }
+
+    /// Evidence for a run whose leaves or output hash are already known (also how a cheater builds a
+    /// consistent-looking commitment over altered values).
+    pub fn evidence_for(
+        model: &Model,
+        input_hash: B256,
+        leaves: Vec<B256>,
+        output_hash: B256,
+    ) -> RunEvidence {
+        let genesis = genesis_state(model.cid(), input_hash);
+        let raw: Vec<[u8; 32]> = leaves.iter().map(|l| l.0).collect();
+        let tree = StateTree::new(chain_states(genesis, &raw, output_hash));
+        RunEvidence { tree, leaves, genesis }
+    }
+}
+
+/// Runs `model` on `inputs` with per-layer evidence.
+pub fn execute(
+    runtime: &Runtime,
+    model: &Model,
+    inputs: &[Tensor],
+) -> Result<Execution, RuntimeError> {
+    let trace = runtime.run_traced(model, inputs)?;
+    let input_hash = tensors_hash(inputs);
+    let output_hash = tensors_hash(&trace.outputs);
+    let result_id = canonical::result_id(model.cid(), inputs, &trace.outputs, runtime.engine_id());
+    let leaves: Vec<B256> = trace.leaves.iter().map(|l| B256::from(*l)).collect();
+    let evidence = Execution::evidence_for(model, input_hash, leaves, output_hash);
+    Ok(Execution {
+        outputs: trace.outputs,
+        input_hash,
+        output_hash,
+        result_id,
+        engine_id: runtime.engine_id().to_string(),
+        evidence,
+    })
+}
+
+/// The referee of a job: the validators' view, with the model and the job's inputs.
+pub struct RuntimeReferee<'a> {
+    runtime: &'a Runtime,
+    model: &'a Model,
+    inputs: &'a [Tensor],
+    steps: u64,
+}
+
+impl<'a> RuntimeReferee<'a> {
+    /// A referee for `model` on `inputs` (prepares the plan to count its steps).
+    pub fn new(
+        runtime: &'a Runtime,
+        model: &'a Model,
+        inputs: &'a [Tensor],
+    ) -> Result<Self, RuntimeError> {
+        let steps = runtime.step_count(model, inputs)? as u64;
+        Ok(Self { runtime, model, inputs, steps })
+    }
+}
+
+impl Referee for RuntimeReferee<'_> {
+    fn state_count(&self) -> u64 {
+        self.steps + 1
+    }
+
+    fn leaf(&self, index: u64, witness: &LayerWitness) -> Result<B256, String> {
+        if index < self.steps {
+            let leaf = self
+                .runtime
+                .run_layer(self.model, self.inputs, index as usize, witness)
+                .map_err(|e| e.to_string())?;
+            Ok(B256::from(leaf))
+        } else if index == self.steps {
+            // The output state: the outputs' hash (one full run; the final step is rare in disputes).
+            let outputs = self.runtime.run(self.model, self.inputs).map_err(|e| e.to_string())?;
+            Ok(tensors_hash(&outputs))
+        } else {
+            Err(format!("position {index} is past the last state {}", self.steps))
+        }
+    }
+}

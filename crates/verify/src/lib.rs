@@ -1,0 +1,55 @@
+//! Verification of inference for ogn: what an operator commits to, how a result is checked, and how a
+//! disagreement is settled and punished.
+//!
+//! # Brief overview
+//! - [`commitment`]: per-layer commitments. A run's leaves (SHA-256 of each plan step's outputs, from
+//!   [`ogn_runtime::Runtime::run_traced`]) are chained into states `sᵢ = H(sᵢ₋₁ ‖ leafᵢ)`, the last one
+//!   absorbing the output hash; a Merkle root over the states is what the operator signs.
+//! - [`mode`]: VANILLA / SAMPLING / REPLICAS (and OpenGradient's ZKML / TEE bytes, refused until served),
+//!   and their one-byte encoding.
+//! - [`guarantee`]: the priced guarantee quoted for each job (the sampling probability that makes cheating
+//!   lose money in expectation, the catch probability of k replicas, the bond locked, the price).
+//! - [`assign`]: assignment of jobs to operators from a beacon drawn after the job is committed, weighted
+//!   by free bond, excluding jailed operators and operators without the model.
+//! - [`dispute`]: the bisection game (tree descent to a differing state, bisection to the first step whose
+//!   state differs, re-execution of that one step by the referee); timeouts lose.
+//! - [`verifier`]: verifiers commit to their own result before they see the operator's; decoy jobs with
+//!   known-wrong results catch verifiers that approve without running.
+//! - [`receipt`]: the receipt format (JSON and ABI), signed attestations, offline checks.
+//! - [`execution`]: running a job with evidence ([`execution::execute`]) and the runtime-backed referee.
+//! - [`network`]: the protocol driver: jobs through assignment, execution, sampling or replicas, disputes
+//!   and the ledger's locks, slashes and rewards.
+//!
+//! # The protocol, per job
+//! ```text
+//!  request(model, input, mode, value) ─► quote: bond B = ledger.job_lock_for(value), p or k, catch, price
+//!    ─► beacon (after commit) ─► assign executors (weighted by free bond) ─► ledger.lock_job per executor
+//!    ─► each executor runs with evidence, signs (output hash, result id, layer root)
+//!  VANILLA   ─► accepted on the signature; challengeable until the window closes
+//!  REPLICAS  ─► all roots equal ─► accepted; else disputes between the disagreeing executors
+//!  SAMPLING  ─► later randomness: with probability p a verifier (not the operator) is drawn; it commits
+//!               H(its root ‖ salt) before seeing the operator's, then reveals; mismatch ─► dispute
+//!  dispute   ─► loser slashed through ledger.prove_wrong_inference (challenger paid its share), jailed
+//!  window closes ─► locks released; fees paid through the ledger (operator, verifiers, validators)
+//! ```
+
+pub mod assign;
+pub mod commitment;
+mod decimal;
+pub mod dispute;
+pub mod execution;
+pub mod guarantee;
+pub mod mode;
+pub mod network;
+pub mod receipt;
+pub mod verifier;
+
+pub use assign::{AssignError, Candidate, assign, assignment_seed};
+pub use commitment::{LayerCommitment, Opening, StateTree};
+pub use dispute::{
+    Answer, Dispute, DisputeParams, Query, Referee, RunEvidence, Side, StepProof, Verdict,
+};
+pub use execution::{Execution, RuntimeReferee, execute};
+pub use guarantee::{Guarantee, GuaranteeParams, quote};
+pub use mode::{Mode, ModeError};
+pub use receipt::{Attestation, Inclusion, Receipt, ReceiptError, Statement, Status, tensors_hash};
