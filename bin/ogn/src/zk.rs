@@ -54,7 +54,9 @@ struct ProofFile {
 async fn load_model(settings: &Settings, reference: &str) -> Result<(String, QuantizedModel)> {
     let (cid, bytes) = fetch_model(settings, reference).await?;
     let model = load_onnx(&bytes).with_context(|| {
-        format!("{reference} is not a model ogn-zk can prove (int8 QLinear MLP)")
+        format!(
+            "{reference} is not a model ogn-zk can prove (int8 QLinearMatMul/QLinearConv, MaxPool, Flatten)"
+        )
     })?;
     Ok((cid.to_string(), model))
 }

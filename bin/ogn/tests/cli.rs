@@ -299,6 +299,34 @@ fn prove_then_verify_an_int8_model() {
 }
 
 #[test]
+fn prove_then_verify_lenet() {
+    let net = Devnet::start();
+    let lenet = fixture("models/lenet_int8.onnx");
+    let (input, _) = reference("lenet_int8");
+    let values = input["input"]["values"].as_array().unwrap()[..784].to_vec();
+    let one_image = serde_json::json!({ "input": { "shape": [1, 1, 28, 28], "values": values } });
+    let input_file = net.data_dir.path().join("image.json");
+    std::fs::write(&input_file, serde_json::to_vec(&one_image).unwrap()).unwrap();
+    let proof = net.data_dir.path().join("lenet-proof.json");
+    let lenet = lenet.to_str().unwrap();
+    net.ok(&[
+        "prove",
+        lenet,
+        "--input",
+        input_file.to_str().unwrap(),
+        "-o",
+        proof.to_str().unwrap(),
+    ]);
+    let out = net.ok(&["verify-proof", proof.to_str().unwrap(), "--model", lenet]);
+    assert!(out.contains("valid"), "{out}");
+    // The same proof presented for the MLP (same input and output widths) is refused.
+    let mlp = fixture("models/mlp_int8.onnx");
+    let err =
+        net.fails(&["verify-proof", proof.to_str().unwrap(), "--model", mlp.to_str().unwrap()]);
+    assert!(err.contains("different model"), "{err}");
+}
+
+#[test]
 fn sim_gives_a_verdict_per_scenario() {
     let scenarios = repo().join("crates/sim/scenarios");
     let out_dir = tempfile::tempdir().unwrap();
