@@ -6,7 +6,7 @@
 //! ogn model create|push|ls|show|pull|inspect
 //! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
 //! ogn prove <int8 model> --input x.json -o proof.json;  ogn verify-proof proof.json --model <model>
-//! ogn sim crates/sim/scenarios/*.toml [--seed N] [--out DIR]
+//! ogn sim crates/sim/scenarios/*.toml [--seed N] [--out DIR];  ogn sim run|compare (many runs, report)
 //! ogn stake|delegate|undelegate|redelegate|rewards|validators|operators;  ogn lst deposit|redeem
 //! ```
 //! Every command prints for people by default and JSON with `--json`. Settings come from flags, then

@@ -353,6 +353,42 @@ fn sim_gives_a_verdict_per_scenario() {
 }
 
 #[test]
+fn sim_run_gives_quantiles_a_report_and_its_hash_and_compare_shows_differences() {
+    let scenarios = repo().join("crates/sim/scenarios");
+    let run = |dir: &std::path::Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_ogn"))
+            .args(["--json", "sim", "run", "--runs", "3", "--years", "0.2", "--seed", "5"])
+            .args(["--heatmap-runs", "0", "--out"])
+            .arg(dir)
+            .arg(scenarios.join("s00_baseline.toml"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, rb) = (run(a.path()), run(b.path()));
+    assert_eq!(ra["scenarios"][0]["runs"], 3);
+    assert_eq!(ra["scenarios"][0]["csv_sha256"], rb["scenarios"][0]["csv_sha256"]);
+    assert_eq!(ra["report_sha256"], rb["report_sha256"]);
+    let csv = |d: &std::path::Path| std::fs::read(d.join("s00_baseline.quantiles.csv")).unwrap();
+    assert_eq!(csv(a.path()), csv(b.path()), "same seed, byte-identical CSV");
+    let html = std::fs::read_to_string(a.path().join("report.html")).unwrap();
+    assert!(html.contains("real yield covers") && html.contains("<svg"));
+    let output = Command::new(env!("CARGO_BIN_EXE_ogn"))
+        .args(["--json", "sim", "compare", "--runs", "2", "--years", "0.1"])
+        .arg(scenarios.join("s00_baseline.toml"))
+        .arg(scenarios.join("s13_governance_change.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cmp: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diffs = cmp["differences"].as_array().unwrap();
+    assert!(diffs.iter().any(|d| d["parameter"] == "ledger.half_life_change"), "{cmp}");
+    assert_eq!(cmp["b"]["scenario"], "s13_governance_change");
+}
+
+#[test]
 fn a_dev_account_registers_a_validator_on_the_devnet() {
     let net = Devnet::start();
     net.ok(&["stake", "2000", "--as", "validator", "--commission-ppm", "100000"]);

@@ -180,17 +180,21 @@ impl Ledger {
     /// Pays a delegation's accrued rewards: to the delegator's balance, or to the pool's buffer when the
     /// delegator is the liquid staking pool. Returns the amounts.
     pub(crate) fn settle_rewards(&mut self, delegator: Address, staker_addr: Address) -> BySource {
-        let (Some(staker), Some(delegation)) = (
-            self.stakers.get_mut(&staker_addr),
-            self.delegations.get_mut(&staker_addr).and_then(|m| m.get_mut(&delegator)),
-        ) else {
-            return BySource::default();
+        self.try_settle_rewards(delegator, staker_addr).unwrap_or_default()
+    }
+
+    /// [`Ledger::settle_rewards`], or `None` when there is no such delegation (one lookup for both).
+    fn try_settle_rewards(&mut self, delegator: Address, staker_addr: Address) -> Option<BySource> {
+        let delegation =
+            self.delegations.get_mut(&staker_addr).and_then(|m| m.get_mut(&delegator))?;
+        let Some(staker) = self.stakers.get_mut(&staker_addr) else {
+            return Some(BySource::default());
         };
         let amounts = pending(staker, delegation);
         delegation.snapshot = staker.rewards.ratio;
         let total = amounts.total();
         if total == 0 {
-            return amounts;
+            return Some(amounts);
         }
         staker.rewards.outstanding -= total;
         staker.rewards.paid += total;
@@ -203,7 +207,7 @@ impl Ledger {
             *self.stats.rewards_paid.get_mut(src) += amounts.get(src);
         }
         self.events.push(Event::RewardsWithdrawn { delegator, staker: staker_addr, amounts });
-        amounts
+        Some(amounts)
     }
 
     /// Sends what is left of a staker's rewards to the dust account once it has no shares.
@@ -227,10 +231,8 @@ impl Ledger {
         delegator: Address,
         staker: Address,
     ) -> Result<BySource, crate::LedgerError> {
-        if !self.delegations.get(&staker).is_some_and(|m| m.contains_key(&delegator)) {
-            return Err(crate::LedgerError::NoDelegation { delegator, staker });
-        }
-        Ok(self.settle_rewards(delegator, staker))
+        self.try_settle_rewards(delegator, staker)
+            .ok_or(crate::LedgerError::NoDelegation { delegator, staker })
     }
 
     /// A delegation's accrued, unpaid rewards per source (read-only).

@@ -75,19 +75,23 @@
 //! println!("{}", report.summary());
 //! ```
 
+mod ensemble;
+pub mod html;
 mod metrics;
 mod model;
 mod report;
 pub mod rng;
 mod scenario;
+pub mod sketch;
 
+pub use ensemble::{Ensemble, SUMMARY, ScoreLine, run_many};
 pub use metrics::{Row, hhi, nakamoto, quantile};
 pub use model::ledger_params;
 pub use report::{Finding, Report, Verdict};
 pub use scenario::{
     CartelConfig, CostShock, CrashConfig, DelegatorConfig, DemandConfig, DemandShock, Denomination,
-    LedgerConfig, LstConfig, LstRun, OperatorConfig, Outage, PriceConfig, Scenario,
-    SlashEventConfig, ValidatorConfig, VerdictConfig, VerificationConfig,
+    EvasionConfig, LedgerConfig, LstConfig, LstRun, OperatorConfig, Outage, PriceConfig, Scenario,
+    SlashEventConfig, ValidatorConfig, VerdictConfig, VerificationConfig, WashConfig,
 };
 
 /// What can go wrong.

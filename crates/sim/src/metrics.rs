@@ -132,6 +132,10 @@ row! {
     capital_rewards_usd_cum,
     /// Operators and validators: profit after costs, USD (M14).
     operator_profit_usd_cum,
+    /// Wash inference: rewards drawn back minus fees paid for self-served fake jobs, USD (M13).
+    wash_profit_usd_cum,
+    /// Slash evasion: gain from the faked jobs minus what the ledger slashed from the evaders, USD (S15).
+    evasion_profit_usd_cum,
     /// Agent actions the ledger refused (e.g. too many unbonding entries); they are skipped, not errors.
     rejected_ops,
 }

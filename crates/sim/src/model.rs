@@ -87,7 +87,7 @@ pub fn ledger_params(s: &Scenario) -> Params {
         challenger_reward_ppm: ppm(l.challenger_reward),
         max_evidence_age_blocks: unbonding,
         job_bond_ppm: (l.job_bond * PPM as f64).round() as u64,
-        challenge_window_blocks: 1,
+        challenge_window_blocks: s.ledger.challenge_window_days,
         lst_max_commission_ppm: 100_000,
     }
 }
@@ -157,6 +157,8 @@ pub(crate) struct Sim<'a> {
     liquidated: bool,
     shock_opg: f64,
     forced_loss_opg: f64,
+    /// S15: open frauds of evading operators: (job, operator, day the fraud is proven).
+    evasions: Vec<(u64, Address, u64)>,
     cum: Row,
 }
 
@@ -254,6 +256,7 @@ impl<'a> Sim<'a> {
             liquidated: false,
             shock_opg: 0.0,
             forced_loss_opg: 0.0,
+            evasions: Vec::new(),
             cum: Row::default(),
         };
         for (i, h) in holdings.iter().enumerate() {
@@ -621,6 +624,8 @@ impl<'a> Sim<'a> {
                 self.lazy -= v.lazy_speed * self.lazy;
             }
         }
+        self.wash(day, fee_opg);
+        self.evasion(day, per_op);
         self.slash_event(day)?;
         self.ledger.end_block();
 
@@ -903,6 +908,92 @@ impl<'a> Sim<'a> {
             o.profit_ema = 0.0;
             o.loss_days = 0;
             self.last_entry_day = day;
+        }
+    }
+
+    /// S14: washing operators buy OPG and pay fees for fake jobs they serve themselves; their profit is what
+    /// comes back to them (balance plus pending self-bond rewards) minus what they paid.
+    fn wash(&mut self, day: u64, fee_opg: f64) {
+        let Some(w) = self.s.wash.clone() else { return };
+        if day < w.start_day {
+            return;
+        }
+        let fee = to_base(w.jobs_per_day * fee_opg);
+        for i in 0..(w.operators as usize).min(self.operators.len()) {
+            let op = self.operators[i].addr;
+            if fee == 0 || self.operators[i].state != OpState::Active || !self.is_active(op) {
+                continue;
+            }
+            let bought = self.buy_opg(op, to_opg(fee));
+            self.operators[i].income_opg -= to_opg(bought);
+            let worth = |l: &Ledger| to_opg(l.balance(op) + l.pending_rewards(op, op).total());
+            let before = worth(&self.ledger);
+            let picks: Vec<Address> = (0..3)
+                .map(|_| {
+                    self.verifiers[(self.rng.next_u64() % self.verifiers.len() as u64) as usize]
+                })
+                .collect();
+            let r = self.ledger.pay_inference_fee(op, op, &picks, bought.min(fee));
+            if self.reject(r).is_some() {
+                self.cum.wash_profit_usd_cum += (worth(&self.ledger) - before) * self.price;
+            }
+        }
+    }
+
+    /// S15: on the evasion day, the evaders fake their jobs, lock one job's bond and undelegate their free
+    /// self-bond; `detection_lag_days` later the fraud is proven, which the ledger accepts only while the
+    /// job's challenge window is open (and then slashes the unbonding entries too).
+    fn evasion(&mut self, day: u64, per_op: f64) {
+        let Some(e) = self.s.evasion.clone() else { return };
+        if day == e.day {
+            for i in 0..(e.operators as usize).min(self.operators.len()) {
+                let op = self.operators[i].addr;
+                if self.operators[i].state != OpState::Active || !self.is_active(op) {
+                    continue;
+                }
+                self.cum.evasion_profit_usd_cum += per_op.floor() * e.gain_usd_per_job;
+                let value = self.s.demand.job_value_usd / self.price;
+                let free = self.ledger.get_staker(op).map_or(0, |st| st.free_bond());
+                let want = self.ledger.job_lock_for(to_base(value)).unwrap_or(0).min(free / 2);
+                let declared = if self.s.ledger.job_bond > 0.0 {
+                    to_base(to_opg(want) / self.s.ledger.job_bond)
+                } else {
+                    0
+                };
+                let job = self.next_job;
+                self.next_job += 1;
+                let r = self.ledger.lock_job(job, op, declared);
+                if self.reject(r).is_none() {
+                    continue;
+                }
+                self.evasions.push((job, op, day + e.detection_lag_days));
+                let free = self.ledger.get_staker(op).map_or(0, |st| st.free_bond());
+                let own = self.ledger.delegation_value(op, op).min(free);
+                if own > 0 {
+                    let r = self.ledger.undelegate(op, op, own);
+                    if self.reject(r).is_some() {
+                        self.operators[i].state =
+                            OpState::Exiting(day + self.s.ledger.unbonding_days + 1);
+                    }
+                }
+            }
+        }
+        let due: Vec<(u64, Address, u64)> =
+            self.evasions.iter().copied().filter(|(_, _, d)| *d == day).collect();
+        self.evasions.retain(|(_, _, d)| *d != day);
+        for (job, op, _) in due {
+            if self.ledger.job(job).is_none() {
+                // The challenge window closed: the proof is refused and the evader keeps its bond.
+                continue;
+            }
+            let own_before = to_opg(self.ledger.delegation_value(op, op));
+            let challenger = self.verifiers[0];
+            if let Ok(out) = self.ledger.prove_wrong_inference(job, challenger) {
+                let own_after = to_opg(self.ledger.delegation_value(op, op));
+                let lost = own_before - own_after + to_opg(out.from_unbonding);
+                self.cum.evasion_profit_usd_cum -= lost * self.price;
+                self.cum.slashed_opg_cum += to_opg(out.total());
+            }
         }
     }
 

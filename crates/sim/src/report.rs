@@ -222,6 +222,27 @@ impl Report {
                 format!("cartel net profit {:.0} USD", end.cartel_profit_usd_cum),
             );
         }
+        if s.wash.is_some() {
+            add(
+                "M13 wash inference",
+                end.wash_profit_usd_cum <= 0.0,
+                format!(
+                    "wash inference nets {:.0} USD (fees it paid come back only in part; emissions follow \
+                     stake, not fees)",
+                    end.wash_profit_usd_cum
+                ),
+            );
+        }
+        if s.evasion.is_some() {
+            add(
+                "S15 slash evasion",
+                end.evasion_profit_usd_cum <= 0.0,
+                format!(
+                    "evaders net {:.0} USD after unbonding before the fraud was proven",
+                    end.evasion_profit_usd_cum
+                ),
+            );
+        }
         Report {
             scenario: s.name.clone(),
             description: s.description.clone(),
@@ -368,7 +389,7 @@ impl Report {
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
     let io = |e: std::io::Error| SimError::Io(format!("writing {}: {e}", path.display()));
     let name = path
         .file_name()

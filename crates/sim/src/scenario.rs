@@ -40,6 +40,11 @@ pub struct Scenario {
     pub lst: LstConfig,
     /// A one-off slash of the largest operator (absent: none).
     pub slash_event: Option<SlashEventConfig>,
+    /// An operator paying fees for fake jobs it serves itself, to farm rewards (absent: none).
+    pub wash: Option<WashConfig>,
+    /// Operators that fake results and unbond at once, hoping to leave before the fraud is proven
+    /// (absent: none).
+    pub evasion: Option<EvasionConfig>,
     /// What counts as holding up.
     pub verdict: VerdictConfig,
 }
@@ -71,6 +76,8 @@ pub struct LedgerConfig {
     pub job_bond: f64,
     /// Commission of validators (the stOPG pool only delegates to stakers charging at most 10 %).
     pub commission: f64,
+    /// Days a job's bond stays locked and its result can be proven wrong (the challenge window).
+    pub challenge_window_days: u64,
 }
 
 /// Token price: geometric Brownian motion with Poisson jumps, scheduled crashes and price impact of the net
@@ -340,6 +347,41 @@ pub struct SlashEventConfig {
     pub fraction: f64,
 }
 
+/// Wash inference: an operator buys OPG and pays inference fees for jobs it serves to itself, hoping the
+/// rewards it draws back (its operator share, commission, and any emissions that follow fees) exceed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WashConfig {
+    /// First day of washing.
+    #[serde(default)]
+    pub start_day: u64,
+    /// Fake jobs a day (paid at the day's fee per job).
+    pub jobs_per_day: f64,
+    /// Operators washing (the first ones).
+    #[serde(default = "one")]
+    pub operators: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Slash evasion: operators fake every job of one day, lock a job's bond as usual, and undelegate their whole
+/// free self-bond the same day; the fraud is proven `detection_lag_days` later, if the job's challenge window
+/// is still open then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvasionConfig {
+    /// Day of the fraud and the exit.
+    pub day: u64,
+    /// Operators that try it (the first ones).
+    pub operators: u32,
+    /// Days from the fraud to its proof.
+    pub detection_lag_days: u64,
+    /// External gain per faked job (USD).
+    pub gain_usd_per_job: f64,
+}
+
 /// Pass marks of the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -372,6 +414,8 @@ impl Default for Scenario {
             cartel: None,
             lst: LstConfig::default(),
             slash_event: None,
+            wash: None,
+            evasion: None,
             verdict: VerdictConfig::default(),
         }
     }
@@ -391,6 +435,7 @@ impl Default for LedgerConfig {
             challenger_reward: 0.5,
             job_bond: 1.0,
             commission: 0.10,
+            challenge_window_days: 1,
         }
     }
 }
@@ -646,12 +691,24 @@ impl Scenario {
         if let Some(c) = &self.cartel {
             nonneg("cartel.gain_usd_per_job", c.gain_usd_per_job);
         }
+        if let Some(w) = &self.wash {
+            nonneg("wash.jobs_per_day", w.jobs_per_day);
+        }
+        if let Some(e) = &self.evasion {
+            nonneg("evasion.gain_usd_per_job", e.gain_usd_per_job);
+        }
         let sum: f64 = l.fee_split.iter().sum();
         if (sum - 1.0).abs() > 1e-9 {
             errors.push(format!("ledger.fee_split sums to {sum}, must sum to 1"));
         }
         if l.unbonding_days == 0 {
             errors.push("ledger.unbonding_days must be at least 1".into());
+        }
+        if l.challenge_window_days == 0 || l.challenge_window_days > l.unbonding_days {
+            errors.push(format!(
+                "ledger.challenge_window_days = {} must be at least 1 and at most ledger.unbonding_days = {}",
+                l.challenge_window_days, l.unbonding_days
+            ));
         }
         let o = &self.operators;
         if o.count == 0 || o.max_count < o.count {

@@ -31,10 +31,10 @@ fn small(s: &Scenario, years: f64) -> Scenario {
 }
 
 #[test]
-fn all_twelve_scenarios_and_the_baseline_ship_and_are_documented() {
+fn all_fifteen_scenarios_and_the_baseline_ship_and_are_documented() {
     let all = shipped();
     let names: Vec<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
-    for n in 0..=12 {
+    for n in 0..=15 {
         let prefix = format!("s{n:02}_");
         assert!(
             names.iter().any(|f| f.starts_with(&prefix)),
@@ -106,4 +106,27 @@ fn emission_decay_without_fee_growth_flips_the_verdict() {
     assert_eq!(fast.verdict, Verdict::Breaks, "{}", fast.summary());
     assert!(last_year(&fast, |r| r.subsidy_ratio) < 0.15, "emissions should be nearly gone");
     assert!(last_year(&slow, |r| r.subsidy_ratio) > 0.3, "emissions should still carry the yield");
+}
+
+#[test]
+fn wash_inference_loses_and_slash_evasion_depends_on_the_challenge_window() {
+    let by_name = |n: &str| shipped().into_iter().find(|(f, _)| f.starts_with(n)).unwrap().1;
+    // S14: emissions follow stake, so paying fees to oneself only gives away the other parts of the fee.
+    let wash = ogn_sim::run(&small(&by_name("s14"), 0.3), 2).unwrap();
+    let end = wash.rows.last().unwrap();
+    assert!(end.wash_profit_usd_cum < 0.0, "wash profit {}", end.wash_profit_usd_cum);
+    // S15: a proof after the window is refused; with a window longer than the lag, the unbonding
+    // entries are slashed and evasion does not pay.
+    let open = small(&by_name("s15"), 0.7);
+    assert!(open.ledger.challenge_window_days < open.evasion.as_ref().unwrap().detection_lag_days);
+    let evaded = ogn_sim::run(&open, 2).unwrap();
+    let mut closed = open.clone();
+    closed.ledger.challenge_window_days = 7;
+    let caught = ogn_sim::run(&closed, 2).unwrap();
+    let profit = |r: &ogn_sim::Report| r.rows.last().unwrap().evasion_profit_usd_cum;
+    assert!(profit(&evaded) > 0.0, "evaded {}", profit(&evaded));
+    assert!(profit(&caught) < 0.0, "caught {}", profit(&caught));
+    assert!(
+        caught.rows.last().unwrap().slashed_opg_cum > evaded.rows.last().unwrap().slashed_opg_cum
+    );
 }
