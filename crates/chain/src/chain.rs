@@ -117,6 +117,73 @@ struct Pool {
     cache: Cache,
     nonces: HashMap<Address, u64>,
     known: HashSet<B256>,
+    /// Callers waiting for their transaction's block (auto mining), by transaction hash.
+    waiters: HashMap<B256, Waiter>,
+}
+
+/// Tells a caller that its transaction is in a committed block (`Ok`) or will never be (`Err`).
+enum Waiter {
+    Sync(std::sync::mpsc::SyncSender<Result<(), TxError>>),
+    Async(tokio::sync::oneshot::Sender<Result<(), TxError>>),
+}
+
+impl Waiter {
+    fn send(self, result: Result<(), TxError>) {
+        // A caller that went away no longer needs the answer.
+        let _ = match self {
+            Waiter::Sync(tx) => tx.send(result).ok(),
+            Waiter::Async(tx) => tx.send(result).ok(),
+        };
+    }
+}
+
+/// Resolves once a transaction accepted with [`Chain::submit_raw_transaction`] is in a committed block,
+/// or with the reason it never will be.
+struct Inclusion(tokio::sync::oneshot::Receiver<Result<(), TxError>>);
+
+impl std::future::Future for Inclusion {
+    type Output = Result<(), TxError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| Err(TxError::Internal("block production stopped".into())))
+        })
+    }
+}
+
+/// Wakes the auto-mining thread.
+#[derive(Default)]
+struct MinerSignal {
+    state: Mutex<MinerFlags>,
+    wake: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct MinerFlags {
+    work: bool,
+    stop: bool,
+}
+
+impl MinerSignal {
+    fn notify(&self, stop: bool) {
+        let mut flags = self.state.lock();
+        flags.work = true;
+        flags.stop |= stop;
+        self.wake.notify_one();
+    }
+
+    /// Waits for work; `false` once stopped.
+    fn wait(&self) -> bool {
+        let mut flags = self.state.lock();
+        while !flags.work && !flags.stop {
+            self.wake.wait(&mut flags);
+        }
+        flags.work = false;
+        !flags.stop
+    }
 }
 
 #[derive(Clone)]
@@ -142,6 +209,13 @@ struct Inner {
     time_offset: AtomicU64,
     heads: broadcast::Sender<alloy::rpc::types::Header>,
     logs: broadcast::Sender<RpcLog>,
+    miner: Arc<MinerSignal>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.miner.notify(true);
+    }
 }
 
 fn now() -> u64 {
@@ -299,7 +373,21 @@ impl Chain {
             time_offset: AtomicU64::new(offset),
             heads,
             logs,
+            miner: Arc::new(MinerSignal::default()),
         });
+        if inner.config.mining == MiningMode::Auto {
+            let weak: Weak<Inner> = Arc::downgrade(&inner);
+            let signal = inner.miner.clone();
+            std::thread::Builder::new()
+                .name("ogn-chain-miner".into())
+                .spawn(move || {
+                    while signal.wait() {
+                        let Some(inner) = weak.upgrade() else { break };
+                        (Chain { inner }).mine_waiting();
+                    }
+                })
+                .map_err(|e| ChainError::Config(format!("cannot start the block producer: {e}")))?;
+        }
         if let MiningMode::Interval(every) = inner.config.mining {
             let weak: Weak<Inner> = Arc::downgrade(&inner);
             std::thread::Builder::new()
@@ -551,6 +639,29 @@ impl Chain {
         self.submit(tx, Bytes::copy_from_slice(raw))
     }
 
+    /// Like [`Self::send_raw_transaction`] but returns once the transaction is accepted; with
+    /// [`MiningMode::Auto`], also a future that resolves when its block is committed (or with the
+    /// reason it never will be), so an async caller waits without holding a thread.
+    pub fn submit_raw_transaction(
+        &self,
+        raw: &[u8],
+    ) -> Result<
+        (B256, Option<impl std::future::Future<Output = Result<(), TxError>> + Send + use<>>),
+        TxError,
+    > {
+        let tx = decode_transaction(raw, self.inner.config.max_tx_bytes)?;
+        let pending = self.check(tx, Bytes::copy_from_slice(raw))?;
+        let hash = pending.hash;
+        if self.inner.config.mining != MiningMode::Auto {
+            self.accept(pending, None)?;
+            return Ok((hash, None));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.accept(pending, Some(Waiter::Async(tx)))?;
+        self.inner.miner.notify(false);
+        Ok((hash, Some(Inclusion(rx))))
+    }
+
     /// Signs `request` with the dev key of its `from` and submits it (`eth_sendTransaction`). Missing
     /// fields are filled: nonce (pending), gas (estimated), fees (EIP-1559 unless `gasPrice` is given),
     /// chain id.
@@ -629,6 +740,21 @@ impl Chain {
     }
 
     fn submit(&self, tx: TxEnvelope, raw: Bytes) -> Result<B256, TxError> {
+        let pending = self.check(tx, raw)?;
+        let hash = pending.hash;
+        if self.inner.config.mining != MiningMode::Auto {
+            self.accept(pending, None)?;
+            return Ok(hash);
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.accept(pending, Some(Waiter::Sync(tx)))?;
+        self.inner.miner.notify(false);
+        rx.recv().unwrap_or_else(|_| Err(TxError::Internal("block production stopped".into())))?;
+        Ok(hash)
+    }
+
+    /// Stateless checks, sender recovery and pre-execution of a decoded transaction.
+    fn check(&self, tx: TxEnvelope, raw: Bytes) -> Result<PendingTx, TxError> {
         let config = &self.inner.config;
         match tx.tx_type() {
             TxType::Legacy | TxType::Eip2930 | TxType::Eip1559 => {}
@@ -664,12 +790,7 @@ impl Chain {
             return Err(TxError::AlreadyKnown);
         }
         let pending = PendingTx { tx, raw, sender, hash, records: Vec::new() };
-        let pending = self.pre_execute(pending)?;
-        self.accept(pending)?;
-        if self.inner.config.mining == MiningMode::Auto {
-            self.mine_pending().map_err(|e| TxError::Internal(e.to_string()))?;
-        }
-        Ok(hash)
+        self.pre_execute(pending)
     }
 
     /// Whether a transaction may reach the inference addresses (it calls a contract or them).
@@ -719,18 +840,30 @@ impl Chain {
 
     /// Executes an accepted transaction on the pending state with its records; if the records no longer
     /// match (the pending state moved), simulates again under the pool lock.
-    fn accept(&self, mut pending: PendingTx) -> Result<(), TxError> {
+    fn accept(&self, pending: PendingTx, waiter: Option<Waiter>) -> Result<(), TxError> {
         let mut pool = self.inner.pool.lock();
+        let core = self.inner.core.read();
+        self.accept_locked(&mut pool, &core, pending, waiter)
+    }
+
+    fn accept_locked(
+        &self,
+        pool: &mut Pool,
+        core: &Core,
+        mut pending: PendingTx,
+        waiter: Option<Waiter>,
+    ) -> Result<(), TxError> {
         if pool.known.contains(&pending.hash) {
             return Err(TxError::AlreadyKnown);
         }
-        let core = self.inner.core.read();
         let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
         let checks = Checks { chain_id: self.chain_id(), call: false };
         let hub = self.inner.config.inference_hub;
+        // The pending state is borrowed, not copied: a transaction that fails leaves only cached reads.
+        let mut db = CacheDB { cache: std::mem::take(&mut pool.cache), db: &core.world };
+        let mut outcome =
+            Err(TxError::Internal("inference inputs kept changing during pre-execution".into()));
         for attempt in 0..3 {
-            let db = CacheDB { cache: pool.cache.clone(), db: &core.world };
-            let mut db = db;
             let (result, session) = transact(
                 &mut db,
                 ctx,
@@ -741,12 +874,12 @@ impl Chain {
             );
             if session.mismatch.is_some() {
                 let Some(oracle) = self.inner.oracle.clone() else {
-                    return Err(TxError::Internal("inference records do not match".into()));
+                    outcome = Err(TxError::Internal("inference records do not match".into()));
+                    break;
                 };
                 tracing::debug!(tx = %pending.hash, attempt, "pending state changed: simulating again");
-                let db = CacheDB { cache: pool.cache.clone(), db: &core.world };
                 let (_, session) = transact(
-                    db,
+                    &mut db,
                     ctx,
                     checks,
                     tx_env(&pending.tx, pending.sender),
@@ -756,27 +889,28 @@ impl Chain {
                 pending.records = session.recorded;
                 continue;
             }
-            match result {
+            outcome = match result {
                 Ok((_, state)) => {
                     db.commit(state);
-                    pool.cache = db.cache;
-                    pool.nonces.insert(pending.sender, pending.tx.nonce() + 1);
-                    pool.known.insert(pending.hash);
-                    pool.txs.push(pending);
-                    return Ok(());
+                    Ok(())
                 }
                 Err(EVMError::Transaction(e)) => {
-                    return Err(map_invalid(
-                        &e,
-                        self.chain_id(),
-                        Some(&pending.tx),
-                        pending.sender,
-                    ));
+                    Err(map_invalid(&e, self.chain_id(), Some(&pending.tx), pending.sender))
                 }
-                Err(e) => return Err(TxError::Internal(e.to_string())),
-            }
+                Err(e) => Err(TxError::Internal(e.to_string())),
+            };
+            break;
         }
-        Err(TxError::Internal("inference inputs kept changing during pre-execution".into()))
+        pool.cache = db.cache;
+        if outcome.is_ok() {
+            pool.nonces.insert(pending.sender, pending.tx.nonce() + 1);
+            pool.known.insert(pending.hash);
+            if let Some(w) = waiter {
+                pool.waiters.insert(pending.hash, w);
+            }
+            pool.txs.push(pending);
+        }
+        outcome
     }
 
     /// Transactions accepted but not yet in a block.
@@ -796,17 +930,35 @@ impl Chain {
         Ok(self.block_number())
     }
 
-    fn mine_pending(&self) -> Result<(), ChainError> {
+    /// Auto mining (the block producer thread): blocks until the pool is empty. Everything waiting
+    /// goes into the next block, so transactions that arrive while a block is being executed and
+    /// written share the one after it (one state root, one system call pair, one fsync).
+    fn mine_waiting(&self) {
         let _guard = self.inner.mine_lock.lock();
-        if self.inner.pool.lock().txs.is_empty() {
-            return Ok(()); // another caller's block took it
+        loop {
+            let waiting = self.inner.pool.lock().txs.len();
+            if waiting == 0 {
+                return;
+            }
+            if let Err(e) = self.mine_locked() {
+                tracing::error!(error = %e, "block production failed");
+                let mut pool = self.inner.pool.lock();
+                for (_, w) in pool.waiters.drain() {
+                    w.send(Err(TxError::Internal(format!("block production failed: {e}"))));
+                }
+                return;
+            }
+            if self.inner.pool.lock().txs.len() >= waiting {
+                return; // nothing left the pool: wait for the next transaction
+            }
         }
-        self.mine_locked()
     }
 
+    /// Builds and executes the next block in one pass (the builder's execution is the block's
+    /// execution: [`Self::execute_block`] of the resulting proposal gives the same header), then
+    /// commits it.
     fn mine_locked(&self) -> Result<(), ChainError> {
-        let proposal = self.build_block()?;
-        let executed = self.execute_block(&proposal)?;
+        let executed = self.produce_block()?;
         self.commit_block(executed)?;
         Ok(())
     }
@@ -815,6 +967,18 @@ impl Chain {
     /// whose recorded inference no longer matches is simulated again (never included on a stale
     /// result); one that became invalid is dropped. The pool is emptied of what the block takes.
     pub fn build_block(&self) -> Result<BlockProposal, ChainError> {
+        self.build(|_, _, proposal, _| proposal)
+    }
+
+    /// [`Self::build_block`] and [`Self::execute_block`] of its proposal in one execution.
+    fn produce_block(&self) -> Result<ExecutedBlock, ChainError> {
+        self.build(|core, ctx, proposal, outcome| self.seal(core, ctx, &proposal, outcome))
+    }
+
+    fn build<T>(
+        &self,
+        finish: impl FnOnce(&Core, BlockCtx, BlockProposal, RunOutcome) -> T,
+    ) -> Result<T, ChainError> {
         let mut pool = self.inner.pool.lock();
         let txs = pool.txs.clone();
         let core = self.inner.core.read();
@@ -826,8 +990,12 @@ impl Chain {
                 pool.known.remove(&tx.hash);
                 pool.txs.retain(|t| t.hash != tx.hash);
                 tracing::warn!(tx = %tx.hash, %reason, "transaction dropped");
+                if let Some(w) = pool.waiters.remove(&tx.hash) {
+                    w.send(Err(TxError::Invalid(format!("dropped from the block: {reason}"))));
+                }
             }
         }
+        drop(pool);
         let proposal = BlockProposal {
             parent_hash: core.head_hash,
             number: ctx.number,
@@ -836,7 +1004,7 @@ impl Chain {
             senders: outcome.included.iter().map(|t| t.sender).collect(),
             inference: outcome.included.iter().map(|t| t.records.clone()).collect(),
         };
-        Ok(proposal)
+        Ok(finish(&core, ctx, proposal, outcome))
     }
 
     fn run_txs(
@@ -1054,6 +1222,18 @@ impl Chain {
         }
         let ctx = self.block_ctx(&core.head, core.head_hash, proposal.timestamp);
         let outcome = self.run_txs(&core.world, ctx, txs, false)?;
+        Ok(self.seal(&core, ctx, proposal, outcome))
+    }
+
+    /// The header (state root, transactions and receipts roots, bloom) of `proposal` executed on the
+    /// head as `outcome`.
+    fn seal(
+        &self,
+        core: &Core,
+        ctx: BlockCtx,
+        proposal: &BlockProposal,
+        outcome: RunOutcome,
+    ) -> ExecutedBlock {
         let changed = core.world.changed_accounts(&outcome.diff);
         let state_root = core.world.root_with(&changed);
         let envelopes: Vec<TxEnvelope> = outcome.included.iter().map(|t| t.tx.clone()).collect();
@@ -1071,7 +1251,7 @@ impl Chain {
             transactions_root: calculate_transaction_root(&envelopes),
             receipts_root: calculate_receipt_root(&receipt_envelopes),
             logs_bloom: bloom,
-            number,
+            number: proposal.number,
             gas_limit: ctx.gas_limit,
             gas_used: outcome.gas_used,
             timestamp: proposal.timestamp,
@@ -1090,7 +1270,7 @@ impl Chain {
             inference: proposal.inference.clone(),
             receipts: outcome.receipts,
         };
-        Ok(ExecutedBlock { block, diff: outcome.diff, changed })
+        ExecutedBlock { block, diff: outcome.diff, changed }
     }
 
     /// Writes an executed block atomically, makes it the head, and notifies subscribers. Transactions it
@@ -1137,19 +1317,32 @@ impl Chain {
             core.head = block.header.clone();
             core.head_hash = block.hash;
         }
-        // The pending state restarts from the new head; waiting transactions are re-accepted.
+        // The pending state restarts from the new head; waiting transactions are re-accepted (under
+        // the same lock, so a later nonce cannot overtake them).
         let included: HashSet<B256> = block.tx_hashes.iter().copied().collect();
         let waiting: Vec<PendingTx> = std::mem::take(&mut pool.txs)
             .into_iter()
             .filter(|t| !included.contains(&t.hash))
             .collect();
-        *pool = Pool::default();
-        drop(pool);
-        for t in waiting {
-            if let Err(e) = self.accept(t) {
-                tracing::warn!(error = %e, "waiting transaction dropped after a new block");
+        let mut waiters = std::mem::take(&mut pool.waiters);
+        for hash in &block.tx_hashes {
+            if let Some(w) = waiters.remove(hash) {
+                w.send(Ok(()));
             }
         }
+        *pool = Pool { waiters, ..Pool::default() };
+        let core = self.inner.core.read();
+        for t in waiting {
+            let hash = t.hash;
+            if let Err(e) = self.accept_locked(&mut pool, &core, t, None) {
+                tracing::warn!(error = %e, "waiting transaction dropped after a new block");
+                if let Some(w) = pool.waiters.remove(&hash) {
+                    w.send(Err(e));
+                }
+            }
+        }
+        drop(core);
+        drop(pool);
         let size = block.encode().len();
         let _ = self.inner.heads.send(rpc_header(&block.header, block.hash, size));
         if self.inner.logs.receiver_count() > 0 {

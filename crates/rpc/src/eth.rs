@@ -239,9 +239,14 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        let hash = self.blocking(move |c| c.send_raw_transaction(&bytes).map_err(tx_error)).await?;
+        // Accepted on a blocking thread; the wait for the block (auto mining) holds no thread.
+        let (hash, inclusion) =
+            self.blocking(move |c| c.submit_raw_transaction(&bytes).map_err(tx_error)).await?;
         metrics::counter!("ogn_rpc_transactions_submitted_total", "method" => "eth_sendRawTransaction")
             .increment(1);
+        if let Some(inclusion) = inclusion {
+            inclusion.await.map_err(tx_error)?;
+        }
         Ok(hash)
     }
 
