@@ -26,6 +26,7 @@ use crate::{
     distribution::pending,
     event::Event,
     math::{mul_div, mul_div_ceil},
+    staking::Delegation,
 };
 
 /// stOPG balances.
@@ -71,6 +72,17 @@ pub struct ExitQueue {
 }
 
 /// One step of a redemption plan.
+/// The pool's delegation in one staker's delegator map. Only the pool among reserved addresses can delegate
+/// (users are checked), and reserved addresses sort last, so the pool's entry, when present, is the map's last:
+/// one descent to the rightmost leaf instead of a search.
+fn pool_delegation(map: &BTreeMap<Address, Delegation>) -> Option<&Delegation> {
+    match map.last_key_value() {
+        Some((k, d)) if *k == Address::LST_POOL => Some(d),
+        Some((k, _)) if *k < Address::LST_POOL => None,
+        _ => map.get(&Address::LST_POOL),
+    }
+}
+
 struct Draw {
     staker: Address,
     shares: u128,
@@ -82,7 +94,7 @@ impl Ledger {
     pub fn lst_value(&self) -> u128 {
         let mut v = self.pools.lst_buffer;
         for (staker, map) in &self.delegations {
-            if let (Some(d), Some(s)) = (map.get(&Address::LST_POOL), self.stakers.get(staker)) {
+            if let (Some(d), Some(s)) = (pool_delegation(map), self.stakers.get(staker)) {
                 v += s.value_of(d.shares) + pending(s, d).total();
             }
         }
@@ -124,8 +136,7 @@ impl Ledger {
         self.delegations
             .iter()
             .filter_map(|(staker, map)| {
-                map.get(&Address::LST_POOL)
-                    .map(|d| (*staker, self.stakers[staker].value_of(d.shares)))
+                pool_delegation(map).map(|d| (*staker, self.stakers[staker].value_of(d.shares)))
             })
             .collect()
     }
@@ -135,7 +146,7 @@ impl Ledger {
         let stakers: Vec<Address> = self
             .delegations
             .iter()
-            .filter(|(_, m)| m.contains_key(&Address::LST_POOL))
+            .filter(|(_, m)| pool_delegation(m).is_some())
             .map(|(s, _)| *s)
             .collect();
         for s in stakers {

@@ -37,17 +37,41 @@ pub fn fan_chart_svg(
     scale: f64,
     unit: &str,
 ) -> Result<String, SimError> {
-    let series = ens.series(column);
-    let step = (series.len() / 300).max(1);
-    let pts: Vec<(f64, [f64; 3])> = series
+    overlay_fan_svg(&[(ens, "")], column, title, scale, unit)
+}
+
+/// Fan charts of one metric for several ensembles on the same axes (one colour each, labelled when a label
+/// is given): how two parameter sets or a case and its control differ.
+pub fn overlay_fan_svg(
+    ensembles: &[(&Ensemble, &str)],
+    column: &str,
+    title: &str,
+    scale: f64,
+    unit: &str,
+) -> Result<String, SimError> {
+    const COLORS: [RGBColor; 4] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+    ];
+    let sets: Vec<Vec<(f64, [f64; 3])>> = ensembles
         .iter()
-        .enumerate()
-        .filter(|(d, _)| d % step == 0 || *d + 1 == series.len())
-        .map(|(d, q)| (d as f64 / 365.0, q.map(|v| v * scale)))
-        .filter(|(_, q)| q.iter().all(|v| v.is_finite() && v.abs() < 1e8))
+        .map(|(ens, _)| {
+            let series = ens.series(column);
+            let step = (series.len() / 300).max(1);
+            series
+                .iter()
+                .enumerate()
+                .filter(|(d, _)| d % step == 0 || *d + 1 == series.len())
+                .map(|(d, q)| (d as f64 / 365.0, q.map(|v| v * scale)))
+                .filter(|(_, q)| q.iter().all(|v| v.is_finite() && v.abs() < 1e8))
+                .collect()
+        })
         .collect();
-    let (lo, hi) = pts
+    let (lo, hi) = sets
         .iter()
+        .flatten()
         .flat_map(|(_, q)| q.iter().copied())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
     let (lo, hi) = if lo.is_finite() {
@@ -56,7 +80,8 @@ pub fn fan_chart_svg(
     } else {
         (0.0, 1.0)
     };
-    let x_max = (ens.days as f64 / 365.0).max(1.0 / 365.0);
+    let days = ensembles.iter().map(|(e, _)| e.days).max().unwrap_or(1);
+    let x_max = (days as f64 / 365.0).max(1.0 / 365.0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 250)).into_drawing_area();
@@ -75,20 +100,38 @@ pub fn fan_chart_svg(
             .light_line_style(WHITE)
             .draw()
             .map_err(|e| chart_err(&e))?;
-        let blue = RGBColor(31, 119, 180);
-        let band: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|(x, q)| (*x, q[2]))
-            .chain(pts.iter().rev().map(|(x, q)| (*x, q[0])))
-            .collect();
-        if !band.is_empty() {
+        for (k, (pts, (_, label))) in sets.iter().zip(ensembles).enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let band: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|(x, q)| (*x, q[2]))
+                .chain(pts.iter().rev().map(|(x, q)| (*x, q[0])))
+                .collect();
+            if !band.is_empty() {
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))
+                    .map_err(|e| chart_err(&e))?;
+            }
+            let line = chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(x, q)| (*x, q[1])),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| chart_err(&e))?;
+            if !label.is_empty() {
+                line.label(*label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            }
+        }
+        if ensembles.iter().any(|(_, l)| !l.is_empty()) {
             chart
-                .draw_series(std::iter::once(Polygon::new(band, blue.mix(0.22).filled())))
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
                 .map_err(|e| chart_err(&e))?;
         }
-        chart
-            .draw_series(LineSeries::new(pts.iter().map(|(x, q)| (*x, q[1])), blue.stroke_width(2)))
-            .map_err(|e| chart_err(&e))?;
         root.present().map_err(|e| chart_err(&e))?;
     }
     Ok(svg)

@@ -323,8 +323,12 @@ impl<'a> Sim<'a> {
     }
 
     fn discount(&self) -> f64 {
+        self.discount_at(self.fair_rate())
+    }
+
+    /// The discount at a given redemption rate (when the caller already has it).
+    fn discount_at(&self, fair: f64) -> f64 {
         let (x, y) = self.amm_reserves();
-        let fair = self.fair_rate();
         if y <= 0.0 || fair <= 0.0 { 0.0 } else { (1.0 - x / y / fair).max(0.0) }
     }
 
@@ -719,6 +723,7 @@ impl<'a> Sim<'a> {
 
         // Metrics.
         let st = self.ledger.stats().clone();
+        let fair = self.fair_rate();
         let fees_opg = to_opg(
             st.inference_fees - stats0.inference_fees + st.base_fees - stats0.base_fees + st.tips
                 - stats0.tips,
@@ -770,8 +775,8 @@ impl<'a> Sim<'a> {
             undetected_wrong: undetected,
             expected_loss_usd: undetected * s.demand.job_value_usd,
             honesty_margin_usd: quantile(&margins, 0.5),
-            lst_discount: self.discount(),
-            lst_rate: self.fair_rate(),
+            lst_discount: self.discount_at(fair),
+            lst_rate: fair,
             unbonding_opg: to_opg(
                 self.ledger.unbonding_entries().values().map(|e| e.balance).sum(),
             ),
@@ -1139,7 +1144,14 @@ impl<'a> Sim<'a> {
             + self.s.lst.arb_premium;
         let k = x * y;
         let arb = addr(ARB);
-        if self.s.lst.redemption && price < fair * (1.0 - carry) {
+        let hold = self.s.lst.hold_discount;
+        if !self.s.lst.redemption && hold > 0.0 && price < fair * (1.0 - hold) {
+            // No redemption: buy the discount and hold it (it is worth `fair` once redemption opens).
+            let target = fair * (1.0 - hold);
+            let dx = ((k * target).sqrt() - x).max(0.0);
+            let spend = to_base(dx).min(self.ledger.balance(arb));
+            self.amm_buy_st(arb, spend);
+        } else if self.s.lst.redemption && price < fair * (1.0 - carry) {
             let target = fair * (1.0 - carry);
             let dx = ((k * target).sqrt() - x).max(0.0);
             let spend = to_base(dx).min(self.ledger.balance(arb));

@@ -317,6 +317,9 @@ pub struct LstConfig {
     pub arb_capital_opg: f64,
     /// Extra discount the arbitrageur demands beyond the carry cost `alt_yield · unbonding`.
     pub arb_premium: f64,
+    /// Without a redemption path: discount at which the arbitrageur still buys stOPG to hold it until
+    /// redemption opens (0: never; stETH holders before Shapella).
+    pub hold_discount: f64,
     /// A run (absent: none).
     pub run: Option<LstRun>,
     /// Share of stOPG pledged as loan collateral (sold by force when its value falls).
@@ -539,6 +542,7 @@ impl Default for LstConfig {
             redemption: true,
             arb_capital_opg: 20_000_000.0,
             arb_premium: 0.002,
+            hold_discount: 0.0,
             run: None,
             collateral_share: 0.0,
             liquidation_drop: 0.1,
@@ -685,6 +689,7 @@ impl Scenario {
         nonneg("verification.jackpot_usd", self.verification.jackpot_usd);
         nonneg("lst.arb_capital_opg", self.lst.arb_capital_opg);
         nonneg("lst.arb_premium", self.lst.arb_premium);
+        nonneg("lst.hold_discount", self.lst.hold_discount);
         if let Some(c) = &self.operators.cost_shock {
             nonneg("operators.cost_shock.factor", c.factor);
         }

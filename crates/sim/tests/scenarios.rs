@@ -130,3 +130,17 @@ fn wash_inference_loses_and_slash_evasion_depends_on_the_challenge_window() {
         caught.rows.last().unwrap().slashed_opg_cum > evaded.rows.last().unwrap().slashed_opg_cum
     );
 }
+
+#[test]
+fn case_study_scenarios_parse_and_are_documented() {
+    let dir = scenario_dir().join("cases");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let s = Scenario::from_path(&path).unwrap_or_else(|e| panic!("{e}"));
+        s.validate().unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("# Case study"), "{path:?}");
+        n += 1;
+    }
+    assert_eq!(n, 3, "anchor_terra, steth_run, helium_fees");
+}
