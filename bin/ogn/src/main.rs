@@ -73,6 +73,8 @@ enum Command {
     Prove(zk::ProveArgs),
     /// Check a proof written by `ogn prove` against the model it claims.
     VerifyProof(zk::VerifyArgs),
+    /// Quantize a float ONNX model to int8 with calibration inputs, for `ogn prove`; reports the accuracy change.
+    Quantize(zk::QuantizeArgs),
     /// Register the signer as a validator or inference operator with a self-bond.
     Stake(stake::StakeArgs),
     /// Delegate OPG to a validator or operator.
@@ -135,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Infer(args) => infer::run(&settings, args, json).await,
         Command::Prove(args) => zk::prove(&settings, args, json).await,
         Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
+        Command::Quantize(args) => zk::quantize(&settings, args, json).await,
         Command::Sim(args) => tokio::task::spawn_blocking(move || sim::run(args, json)).await?,
         Command::Stake(args) => stake::stake(&settings, args, json).await,
         Command::Delegate(args) => stake::delegate(&settings, args, json).await,

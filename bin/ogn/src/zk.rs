@@ -5,6 +5,10 @@
 //! one JSON file: `{"model", "commitment", "input", "output", "outputF32", "proof"}` (int8 vectors; commitment and
 //! proof as hex). `ogn verify-proof proof.json --model <model>` recommits the model, checks that the file's
 //! commitment is that model's, and verifies the proof: no trust in whoever made the file.
+//!
+//! `ogn quantize <float.onnx> --calibration x.json -o model_int8.onnx` quantizes a float model (ogn-zk's
+//! scheme: symmetric int8 weights, activation scales from the calibration rows) into the int8 form
+//! `ogn prove` takes, and reports how its outputs on the calibration rows differ from the float model's.
 
 use std::path::PathBuf;
 
@@ -37,6 +41,19 @@ pub(crate) struct VerifyArgs {
     /// The model the proof claims to be about (CID, name@version[/file], or a local file).
     #[arg(long)]
     model: String,
+}
+
+/// Arguments of `ogn quantize`.
+#[derive(Debug, Args)]
+pub(crate) struct QuantizeArgs {
+    /// The float ONNX model (Conv, Relu, MaxPool, Flatten, Gemm): a CID, name@version[/file], or a local file.
+    model: String,
+    /// Calibration inputs: a JSON file, `-` for stdin, or inline JSON (one tensor, `[rows, ...]`, float values).
+    #[arg(short, long)]
+    calibration: String,
+    /// Where to write the int8 ONNX model.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 /// The proof file.
@@ -131,6 +148,49 @@ pub(crate) async fn verify(settings: &Settings, args: VerifyArgs, json_mode: boo
         println!("{}", serde_json::json!({ "valid": true }));
     } else {
         println!("valid: the committed model maps the input to the output");
+    }
+    Ok(())
+}
+
+pub(crate) async fn quantize(
+    settings: &Settings,
+    args: QuantizeArgs,
+    json_mode: bool,
+) -> Result<()> {
+    let tensors = read_input(&args.calibration)?;
+    let [tensor]: [Tensor; 1] = tensors.try_into().map_err(|t: Vec<Tensor>| {
+        anyhow::anyhow!("give exactly one calibration tensor ({} given)", t.len())
+    })?;
+    let values = tensor.cast(DType::F32)?.to_f32()?;
+    let (cid, bytes) = fetch_model(settings, &args.model).await?;
+    let reference = args.model.clone();
+    let (onnx, report) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let float = ogn_zk::load_float_onnx(&bytes)
+            .with_context(|| format!("{reference} is not a float model ogn quantize accepts"))?;
+        let (model, report) = ogn_zk::quantize_model(&float, &values)?;
+        Ok((ogn_zk::to_onnx(&model)?, report))
+    })
+    .await??;
+    std::fs::write(&args.output, &onnx)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if json_mode {
+        println!(
+            "{}",
+            serde_json::json!({ "model": cid.to_string(), "output": args.output, "bytes": onnx.len(),
+                "rows": report.rows, "top1Agree": report.top1_agree, "maxAbsError": report.max_abs_error,
+                "meanAbsError": report.mean_abs_error, "maxAbsOutput": report.max_abs_output })
+        );
+    } else {
+        println!("model        {cid}");
+        println!("int8 model   {} ({} bytes)", args.output.display(), onnx.len());
+        println!(
+            "accuracy     top-1 agrees with the float model on {}/{} calibration rows",
+            report.top1_agree, report.rows
+        );
+        println!(
+            "error        max {:.4}, mean {:.4} (float outputs reach {:.4})",
+            report.max_abs_error, report.mean_abs_error, report.max_abs_output
+        );
     }
     Ok(())
 }

@@ -402,3 +402,31 @@ fn a_dev_account_registers_a_validator_on_the_devnet() {
     let err = net.fails(&["stake", "2000", "--as", "validator", "--commission-ppm", "900000"]);
     assert!(err.to_lowercase().contains("commission") || err.contains("already"), "{err}");
 }
+
+#[test]
+fn quantize_a_float_model_then_prove_it() {
+    let net = Devnet::start();
+    let float = fixture("models/lenet.onnx");
+    let (input, _) = reference("lenet");
+    let calibration = net.data_dir.path().join("calibration.json");
+    std::fs::write(&calibration, serde_json::to_vec(&input).unwrap()).unwrap();
+    let int8 = net.data_dir.path().join("lenet_q.onnx");
+    let out = net.ok(&[
+        "quantize",
+        float.to_str().unwrap(),
+        "--calibration",
+        calibration.to_str().unwrap(),
+        "-o",
+        int8.to_str().unwrap(),
+    ]);
+    assert!(out.contains("top-1 agrees with the float model on 2/2"), "{out}");
+    let values = input["input"]["values"].as_array().unwrap()[..784].to_vec();
+    let one_image = serde_json::json!({ "input": { "shape": [1, 1, 28, 28], "values": values } });
+    let image = net.data_dir.path().join("image.json");
+    std::fs::write(&image, serde_json::to_vec(&one_image).unwrap()).unwrap();
+    let proof = net.data_dir.path().join("q-proof.json");
+    let int8 = int8.to_str().unwrap();
+    net.ok(&["prove", int8, "--input", image.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    let out = net.ok(&["verify-proof", proof.to_str().unwrap(), "--model", int8]);
+    assert!(out.contains("valid"), "{out}");
+}

@@ -75,6 +75,7 @@ mod model;
 mod onnx;
 pub mod pcs;
 mod protocol;
+mod quantize;
 mod sumcheck;
 
 pub use error::{ModelError, VerifyError};
@@ -82,8 +83,9 @@ pub use model::{
     Conv, Dense, InputQuant, OutputDequant, Pool, PoolKind, QuantizedModel, Requant, Rescale,
     Stage, Trace, quantize,
 };
-pub use onnx::load_onnx;
+pub use onnx::{load_onnx, to_onnx};
 pub use protocol::{
     CommittedModel, MAX_BATCH, ModelCommitment, Proof, commit_model, prove, verify,
     weight_opening_security_bits,
 };
+pub use quantize::{FloatModel, Report, compare, load_float_onnx, quantize_model};

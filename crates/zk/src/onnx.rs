@@ -21,101 +21,123 @@ use crate::model::{
 };
 
 #[derive(Clone, PartialEq, Message)]
-struct ModelProto {
-    #[prost(message, optional, tag = "7")]
-    graph: Option<GraphProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct GraphProto {
-    #[prost(message, repeated, tag = "1")]
-    node: Vec<NodeProto>,
-    #[prost(message, repeated, tag = "5")]
-    initializer: Vec<TensorProto>,
-    #[prost(message, repeated, tag = "11")]
-    input: Vec<ValueInfoProto>,
-    #[prost(message, repeated, tag = "12")]
-    output: Vec<ValueInfoProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct NodeProto {
-    #[prost(string, repeated, tag = "1")]
-    input: Vec<String>,
-    #[prost(string, repeated, tag = "2")]
-    output: Vec<String>,
-    #[prost(string, tag = "3")]
-    name: String,
-    #[prost(string, tag = "4")]
-    op_type: String,
-    #[prost(message, repeated, tag = "5")]
-    attribute: Vec<AttributeProto>,
-    #[prost(string, tag = "7")]
-    domain: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct AttributeProto {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(int64, tag = "3")]
-    i: i64,
-    #[prost(bytes = "vec", tag = "4")]
-    s: Vec<u8>,
-    #[prost(int64, repeated, tag = "8")]
-    ints: Vec<i64>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct ValueInfoProto {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, optional, tag = "2")]
-    r#type: Option<TypeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TypeProto {
-    #[prost(message, optional, tag = "1")]
-    tensor_type: Option<TypeTensor>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TypeTensor {
-    #[prost(message, optional, tag = "2")]
-    shape: Option<TensorShapeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TensorShapeProto {
-    #[prost(message, repeated, tag = "1")]
-    dim: Vec<Dimension>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Dimension {
+pub(crate) struct ModelProto {
     #[prost(int64, tag = "1")]
-    dim_value: i64,
+    pub(crate) ir_version: i64,
     #[prost(string, tag = "2")]
-    dim_param: String,
+    pub(crate) producer_name: String,
+    #[prost(message, repeated, tag = "8")]
+    pub(crate) opset_import: Vec<OperatorSetIdProto>,
+    #[prost(message, optional, tag = "7")]
+    pub(crate) graph: Option<GraphProto>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct TensorProto {
+pub(crate) struct GraphProto {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) node: Vec<NodeProto>,
+    #[prost(string, tag = "2")]
+    pub(crate) name: String,
+    #[prost(message, repeated, tag = "5")]
+    pub(crate) initializer: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "11")]
+    pub(crate) input: Vec<ValueInfoProto>,
+    #[prost(message, repeated, tag = "12")]
+    pub(crate) output: Vec<ValueInfoProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct NodeProto {
+    #[prost(string, repeated, tag = "1")]
+    pub(crate) input: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    pub(crate) output: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub(crate) name: String,
+    #[prost(string, tag = "4")]
+    pub(crate) op_type: String,
+    #[prost(message, repeated, tag = "5")]
+    pub(crate) attribute: Vec<AttributeProto>,
+    #[prost(string, tag = "7")]
+    pub(crate) domain: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct AttributeProto {
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+    #[prost(float, tag = "2")]
+    pub(crate) f: f32,
+    #[prost(int64, tag = "3")]
+    pub(crate) i: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    pub(crate) s: Vec<u8>,
+    #[prost(int64, repeated, tag = "8")]
+    pub(crate) ints: Vec<i64>,
+    #[prost(int32, tag = "20")]
+    pub(crate) r#type: i32,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct OperatorSetIdProto {
+    #[prost(string, tag = "1")]
+    pub(crate) domain: String,
+    #[prost(int64, tag = "2")]
+    pub(crate) version: i64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct ValueInfoProto {
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) r#type: Option<TypeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TypeProto {
+    #[prost(message, optional, tag = "1")]
+    pub(crate) tensor_type: Option<TypeTensor>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TypeTensor {
+    #[prost(int32, tag = "1")]
+    pub(crate) elem_type: i32,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) shape: Option<TensorShapeProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TensorShapeProto {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) dim: Vec<Dimension>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct Dimension {
+    #[prost(int64, tag = "1")]
+    pub(crate) dim_value: i64,
+    #[prost(string, tag = "2")]
+    pub(crate) dim_param: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub(crate) struct TensorProto {
     #[prost(int64, repeated, tag = "1")]
-    dims: Vec<i64>,
+    pub(crate) dims: Vec<i64>,
     #[prost(int32, tag = "2")]
-    data_type: i32,
+    pub(crate) data_type: i32,
     #[prost(float, repeated, tag = "4")]
-    float_data: Vec<f32>,
+    pub(crate) float_data: Vec<f32>,
     #[prost(int32, repeated, tag = "5")]
-    int32_data: Vec<i32>,
+    pub(crate) int32_data: Vec<i32>,
     #[prost(int64, repeated, tag = "7")]
-    int64_data: Vec<i64>,
+    pub(crate) int64_data: Vec<i64>,
     #[prost(string, tag = "8")]
-    name: String,
+    pub(crate) name: String,
     #[prost(bytes = "vec", tag = "9")]
-    raw_data: Vec<u8>,
+    pub(crate) raw_data: Vec<u8>,
 }
 
 // ONNX TensorProto.DataType values.
@@ -126,19 +148,19 @@ const INT32: i32 = 6;
 const INT64: i32 = 7;
 
 /// A decoded constant tensor.
-struct Const {
-    dims: Vec<usize>,
-    data: ConstData,
+pub(crate) struct Const {
+    pub(crate) dims: Vec<usize>,
+    pub(crate) data: ConstData,
 }
 
-enum ConstData {
+pub(crate) enum ConstData {
     F32(Vec<f32>),
     I8(Vec<i8>),
     I32(Vec<i32>),
     I64(Vec<i64>),
 }
 
-fn decode_tensor(t: &TensorProto) -> Result<Const, ModelError> {
+pub(crate) fn decode_tensor(t: &TensorProto) -> Result<Const, ModelError> {
     let bad = |why: &str| ModelError::Onnx(format!("initializer {:?}: {why}", t.name));
     let dims = t
         .dims
@@ -216,12 +238,12 @@ fn decode_tensor(t: &TensorProto) -> Result<Const, ModelError> {
     Ok(Const { dims, data })
 }
 
-struct Graph {
-    consts: HashMap<String, Const>,
+pub(crate) struct Graph {
+    pub(crate) consts: HashMap<String, Const>,
 }
 
 impl Graph {
-    fn get(&self, name: &str) -> Result<&Const, ModelError> {
+    pub(crate) fn get(&self, name: &str) -> Result<&Const, ModelError> {
         self.consts
             .get(name)
             .ok_or_else(|| ModelError::Onnx(format!("{name:?} must be a constant initializer")))
@@ -243,7 +265,7 @@ impl Graph {
         }
     }
 
-    fn vec_f32(&self, name: &str) -> Result<Vec<f32>, ModelError> {
+    pub(crate) fn vec_f32(&self, name: &str) -> Result<Vec<f32>, ModelError> {
         match &self.get(name)?.data {
             ConstData::F32(v) => Ok(v.clone()),
             _ => Err(ModelError::Onnx(format!("{name:?} must be an f32 tensor"))),
@@ -252,7 +274,7 @@ impl Graph {
 }
 
 /// Integer attributes of a node (`ints` or `i`), with defaults for absent ones.
-struct Attrs<'a>(&'a NodeProto);
+pub(crate) struct Attrs<'a>(pub(crate) &'a NodeProto);
 
 impl Attrs<'_> {
     fn ints(&self, name: &str) -> Option<Vec<i64>> {
@@ -263,12 +285,16 @@ impl Attrs<'_> {
             .map(|a| if a.ints.is_empty() { vec![a.i] } else { a.ints.clone() })
     }
 
-    fn int(&self, name: &str, default: i64) -> i64 {
+    pub(crate) fn int(&self, name: &str, default: i64) -> i64 {
         self.ints(name).and_then(|v| v.first().copied()).unwrap_or(default)
     }
 
     /// A 2-D spatial attribute (`[h, w]`, or `[top, left, bottom, right]` for pads) as sizes.
-    fn sizes<const N: usize>(&self, name: &str, default: usize) -> Result<[usize; N], ModelError> {
+    pub(crate) fn sizes<const N: usize>(
+        &self,
+        name: &str,
+        default: usize,
+    ) -> Result<[usize; N], ModelError> {
         let Some(v) = self.ints(name) else { return Ok([default; N]) };
         let v: Vec<usize> = v
             .iter()
@@ -279,7 +305,7 @@ impl Attrs<'_> {
             .map_err(|_| self.err(&format!("attribute {name} must have {N} values (2-D only)")))
     }
 
-    fn no_auto_pad(&self) -> Result<(), ModelError> {
+    pub(crate) fn no_auto_pad(&self) -> Result<(), ModelError> {
         match self.0.attribute.iter().find(|a| a.name == "auto_pad") {
             Some(a) if !a.s.is_empty() && a.s != b"NOTSET" => {
                 Err(self.err("auto_pad is not supported (give explicit pads)"))
@@ -288,7 +314,7 @@ impl Attrs<'_> {
         }
     }
 
-    fn err(&self, why: &str) -> ModelError {
+    pub(crate) fn err(&self, why: &str) -> ModelError {
         ModelError::Onnx(format!("node {:?} ({}): {why}", self.0.name, self.0.op_type))
     }
 }
@@ -628,4 +654,222 @@ pub fn load_onnx(bytes: &[u8]) -> Result<QuantizedModel, ModelError> {
         cur = out(&nodes[i])?;
         i += 1;
     }
+}
+
+/// ONNX element types used by the writer.
+const ATTR_INT: i32 = 2;
+const ATTR_INTS: i32 = 7;
+
+/// Builds the nodes and constants of an ONNX graph.
+struct Writer {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+}
+
+impl Writer {
+    fn constant(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        data_type: i32,
+        raw_data: Vec<u8>,
+    ) -> String {
+        self.inits.push(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type,
+            name: name.to_string(),
+            raw_data,
+            ..Default::default()
+        });
+        name.to_string()
+    }
+
+    fn f32s(&mut self, name: &str, dims: &[usize], v: &[f32]) -> String {
+        self.constant(name, dims, FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+
+    fn i8s(&mut self, name: &str, dims: &[usize], v: &[i8]) -> String {
+        self.constant(name, dims, INT8, v.iter().map(|&x| x as u8).collect())
+    }
+
+    fn i32s(&mut self, name: &str, dims: &[usize], v: &[i32]) -> String {
+        self.constant(name, dims, INT32, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+
+    /// A scale and a zero point, as scalars.
+    fn qparams(&mut self, prefix: &str, scale: f32, zero_point: i8) -> [String; 2] {
+        [
+            self.f32s(&format!("{prefix}_scale"), &[], &[scale]),
+            self.i8s(&format!("{prefix}_zp"), &[], &[zero_point]),
+        ]
+    }
+
+    fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        output: &str,
+        attrs: Vec<AttributeProto>,
+    ) -> String {
+        let name = format!("{}_{}", op.to_lowercase(), self.nodes.len());
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.to_string()],
+            name,
+            op_type: op.to_string(),
+            attribute: attrs,
+            domain: String::new(),
+        });
+        output.to_string()
+    }
+}
+
+fn ints_attr(name: &str, v: &[usize]) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        ints: v.iter().map(|&x| x as i64).collect(),
+        r#type: ATTR_INTS,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: name.to_string(), i: v, r#type: ATTR_INT, ..Default::default() }
+}
+
+fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
+    let mut dim = vec![Dimension { dim_value: 0, dim_param: "N".into() }];
+    dim.extend(dims.iter().map(|&d| Dimension { dim_value: d as i64, dim_param: String::new() }));
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TypeTensor {
+                elem_type: FLOAT,
+                shape: Some(TensorShapeProto { dim }),
+            }),
+        }),
+    }
+}
+
+/// Writes a quantized model as an ONNX QOperator graph that [`load_onnx`] reads back to the same
+/// model and onnxruntime runs with the same integer arithmetic: `QuantizeLinear`, `QLinearMatMul`
+/// and `QLinearConv` (the requantization multiplier as the input scale, weight and output scales 1),
+/// `MaxPool`, `Flatten` before a dense layer that follows an image, and `DequantizeLinear → Add →
+/// Relu? → QuantizeLinear` for rescales. Input `"input"` (`[N, C, H, W]` when the first layer is a
+/// convolution), output `"logits"`.
+///
+/// Refused: dense layers with a non-zero integer bias and average pooling, which have no
+/// onnxruntime QOperator form.
+pub fn to_onnx(model: &QuantizedModel) -> Result<Vec<u8>, ModelError> {
+    model.validate()?;
+    let mut w = Writer { nodes: Vec::new(), inits: Vec::new() };
+    let input_dims: Vec<usize> = match model.stages.first() {
+        Some(Stage::Conv(c)) => vec![c.in_channels, c.in_height, c.in_width],
+        Some(Stage::Pool(p)) => vec![p.channels, p.in_height, p.in_width],
+        _ => vec![model.input_dim],
+    };
+    let mut image = input_dims.len() == 3;
+    let [s, z] = w.qparams("input_q", model.input.scale, model.input.zero_point);
+    let mut cur = w.node("QuantizeLinear", &["input", &s, &z], "x0", vec![]);
+    for (i, stage) in model.stages.iter().enumerate() {
+        let out = format!("x{}", i + 1);
+        cur = match stage {
+            Stage::Dense(d) => {
+                if d.bias.iter().any(|&b| b != 0) {
+                    return Err(ModelError::Invalid(format!(
+                        "stage {i}: a dense layer with an integer bias has no QLinearMatMul form"
+                    )));
+                }
+                if image {
+                    cur = w.node(
+                        "Flatten",
+                        &[&cur],
+                        &format!("x{}_flat", i),
+                        vec![int_attr("axis", 1)],
+                    );
+                    image = false;
+                }
+                let mut wt = vec![0i8; d.in_dim * d.out_dim];
+                for (o, row) in d.weights.chunks_exact(d.in_dim).enumerate() {
+                    for (k, &v) in row.iter().enumerate() {
+                        wt[k * d.out_dim + o] = v;
+                    }
+                }
+                let [xs, xz] =
+                    w.qparams(&format!("s{i}_x"), d.requant.multiplier, d.input_zero_point);
+                let wq = w.i8s(&format!("s{i}_w"), &[d.in_dim, d.out_dim], &wt);
+                let [ws, wz] = w.qparams(&format!("s{i}_w"), 1.0, 0);
+                let [ys, yz] = w.qparams(&format!("s{i}_y"), 1.0, d.requant.zero_point);
+                w.node("QLinearMatMul", &[&cur, &xs, &xz, &wq, &ws, &wz, &ys, &yz], &out, vec![])
+            }
+            Stage::Conv(c) => {
+                let k = c.patch_len() / (c.kernel[0] * c.kernel[1]);
+                let dims = [c.out_channels, k, c.kernel[0], c.kernel[1]];
+                let [xs, xz] =
+                    w.qparams(&format!("s{i}_x"), c.requant.multiplier, c.input_zero_point);
+                let wq = w.i8s(&format!("s{i}_w"), &dims, &c.weights);
+                let [ws, wz] = w.qparams(&format!("s{i}_w"), 1.0, 0);
+                let [ys, yz] = w.qparams(&format!("s{i}_y"), 1.0, c.requant.zero_point);
+                let b = w.i32s(&format!("s{i}_b"), &[c.out_channels], &c.bias);
+                let attrs = vec![
+                    ints_attr("kernel_shape", &c.kernel),
+                    ints_attr("strides", &c.strides),
+                    ints_attr("pads", &c.pads),
+                ];
+                w.node("QLinearConv", &[&cur, &xs, &xz, &wq, &ws, &wz, &ys, &yz, &b], &out, attrs)
+            }
+            Stage::Pool(p) => {
+                if p.kind != PoolKind::Max {
+                    return Err(ModelError::Invalid(format!(
+                        "stage {i}: average pooling has no onnxruntime int8 form"
+                    )));
+                }
+                let attrs =
+                    vec![ints_attr("kernel_shape", &p.kernel), ints_attr("strides", &p.strides)];
+                w.node("MaxPool", &[&cur], &out, attrs)
+            }
+            Stage::Rescale(r) => {
+                if image {
+                    cur = w.node(
+                        "Flatten",
+                        &[&cur],
+                        &format!("x{}_flat", i),
+                        vec![int_attr("axis", 1)],
+                    );
+                    image = false;
+                }
+                let [s, z] = w.qparams(&format!("s{i}_in"), r.in_scale, r.in_zero_point);
+                let mut t =
+                    w.node("DequantizeLinear", &[&cur, &s, &z], &format!("x{}_f", i + 1), vec![]);
+                let b = w.f32s(&format!("s{i}_bias"), &[r.bias.len()], &r.bias);
+                t = w.node("Add", &[&t, &b], &format!("x{}_b", i + 1), vec![]);
+                if r.relu {
+                    t = w.node("Relu", &[&t], &format!("x{}_r", i + 1), vec![]);
+                }
+                let [s, z] = w.qparams(&format!("s{i}_out"), r.out_scale, r.out_zero_point);
+                w.node("QuantizeLinear", &[&t, &s, &z], &out, vec![])
+            }
+        };
+    }
+    if image {
+        cur = w.node("Flatten", &[&cur], "out_flat", vec![int_attr("axis", 1)]);
+    }
+    let [s, z] = w.qparams("output", model.output.scale, model.output.zero_point);
+    let t = w.node("DequantizeLinear", &[&cur, &s, &z], "out_f", vec![]);
+    let b = w.f32s("output_bias", &[model.output.bias.len()], &model.output.bias);
+    w.node("Add", &[&t, &b], "logits", vec![]);
+    let graph = GraphProto {
+        node: w.nodes,
+        name: "ogn_zk_int8".into(),
+        initializer: w.inits,
+        input: vec![value_info("input", &input_dims)],
+        output: vec![value_info("logits", &[model.output_dim()])],
+    };
+    let proto = ModelProto {
+        ir_version: 8,
+        producer_name: "ogn-zk".into(),
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+    };
+    Ok(proto.encode_to_vec())
 }
