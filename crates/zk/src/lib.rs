@@ -8,10 +8,15 @@
 //!   (`QLinearMatMul`), 2-D convolutions (`QLinearConv`), max and average pooling, `Flatten` and
 //!   `Reshape`, float rescales (bias, ReLU) between them. Its integer execution
 //!   ([`QuantizedModel::run`]) is bit-exact and equals onnxruntime on the same model (the MLP
-//!   784-128-10 and the LeNet-5 fixtures are checked bit for bit).
+//!   784-128-10 and the LeNet-5 fixtures are checked bit for bit; average pooling is ogn-zk's own
+//!   integer operator, with no ONNX form).
 //! * [`commit_model`] / [`CommittedModel`]: the model commitment, made once per model.
 //! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
 //! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
+//! * [`to_onnx`]: the ONNX QOperator form of a quantized model (read back by [`load_onnx`], run by
+//!   onnxruntime with the same arithmetic).
+//! * [`load_float_onnx`] / [`quantize_model`]: quantization of a float model (Conv, Relu, MaxPool,
+//!   Flatten, Gemm) with calibration rows, and a [`Report`] of how far its outputs move.
 //!
 //! # Statement
 //!
@@ -68,6 +73,17 @@
 //! * Fiat–Shamir absorbs the domain separator, the SHA-256 of the model header, the WHIR root, the
 //!   batch size, input, output, all accumulators, every sumcheck message and every weight evaluation
 //!   before the challenge that depends on them; the WHIR opening then continues the same transcript.
+//!
+//! # Not yet
+//!
+//! Zero knowledge and a hidden input. The planned route keeps the f32 requantization bit-exact:
+//! for a fixed multiplier and zero point, `q = requant(a)` is a non-decreasing step function of
+//! the accumulator, so it is fixed by 256 integer thresholds `T_q` the verifier computes once per
+//! layer, and `q = requant(a)` ⇔ `T_q ≤ a < T_{q+1}`. Committing the accumulators per proof and
+//! proving the two differences non-negative with a LogUp range check (8-bit limbs) removes them
+//! from the proof; ReLU and max pooling become range checks the same way, and a hidden input a
+//! committed vector opened where the first layer's sumcheck ends. That also needs the hiding WHIR
+//! variant and masked sumchecks.
 
 mod error;
 mod field;

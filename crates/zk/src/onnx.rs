@@ -1,15 +1,19 @@
-//! Loading a [`QuantizedModel`] from an ONNX file in QOperator form.
+//! Reading and writing a [`QuantizedModel`] as an ONNX file in QOperator form.
 //!
-//! Accepted graph (what `scripts/gen_models.py` writes for `mlp_int8.onnx`, and what onnxruntime's
-//! static quantizer writes for MLPs):
+//! Accepted graph ([`load_onnx`]; what `scripts/gen_models.py` writes for `mlp_int8.onnx`,
+//! `lenet_int8.onnx` and `mlp_1m_int8.onnx`, what [`to_onnx`] writes, and what onnxruntime's static
+//! quantizer writes for such models): one chain
 //!
 //! ```text
-//! input ─QuantizeLinear─► QLinearMatMul ─► [DequantizeLinear ─► Add(bias) ─► Relu? ─► QuantizeLinear ─► QLinearMatMul ─►]*
-//!        DequantizeLinear ─► Add(bias)? ─► output
+//! input ─QuantizeLinear─► ( QLinearMatMul | QLinearConv | MaxPool | Flatten | Reshape
+//!                         | DequantizeLinear ─► Add(bias)? ─► Relu? ─► QuantizeLinear )*
+//!        ─► DequantizeLinear ─► Add(bias)? ─► output
 //! ```
 //!
-//! Scales and zero points must be per-tensor constants; weights int8 with zero point 0.
-//! Only the handful of protobuf fields this needs are decoded (prost), so no ONNX runtime is pulled in.
+//! Scales and zero points must be per-tensor constants; weights int8 with zero point 0;
+//! convolutions with one group, dilation 1 and explicit padding; MaxPool unpadded with floor
+//! rounding. Only the handful of protobuf fields this needs are decoded (prost), so no ONNX runtime
+//! is pulled in.
 
 use std::collections::HashMap;
 
