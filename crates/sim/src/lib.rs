@@ -62,6 +62,14 @@
 //! and runway (M11), cascade size (M12), welfare split (M14); ledger invariants are checked every step (M15).
 //! A [`Report`] turns them into a [`Verdict`]: the incentives hold on fees, only on inflows, or break.
 //!
+//! # Many runs
+//! [`run_many`] runs a scenario `N` times on a thread pool (run `r` with seed `S + r`) and streams every run's
+//! rows, in run order, into P² quantile sketches ([`sketch`]): one per metric per step, p5/p50/p95, so memory
+//! grows with steps × metrics, not with runs. The [`Ensemble`] it returns gives the quantile CSV (cadCAD/radCAD
+//! long format with the quantile in place of the run), its SHA-256, per-run summaries (verdict counts,
+//! real ÷ nominal yield by year, runway, peak discount, …) and a scorecard in plain words; [`html`] turns
+//! ensembles into one self-contained HTML report with fan charts and a cartel-profit heatmap.
+//!
 //! # Determinism
 //! Everything random comes from one seeded [`rng::Rng`]; the ledger iterates `BTreeMap`s; agents act in a
 //! fixed order. The same scenario and seed give the same rows and a byte-identical CSV.
