@@ -39,6 +39,7 @@ pub const SUMMARY: &[&str] = &[
     "operators_end",
     "cartel_profit_usd_end",
     "wash_profit_usd_end",
+    "evasion_profit_usd_end",
     "user_losses_usd_end",
     "price_usd_end",
 ];
@@ -73,6 +74,7 @@ fn summarise(r: &Report) -> Vec<f64> {
         end.operators_active,
         end.cartel_profit_usd_cum,
         end.wash_profit_usd_cum,
+        end.evasion_profit_usd_cum,
         end.user_losses_usd_cum,
         end.price_usd,
     ]
@@ -220,7 +222,8 @@ impl Ensemble {
         if let Some(c) = self.real_cover(y5) {
             add(
                 "M1",
-                c[1] >= 1.0 - s.ledger.emission_operator_share.min(0.5),
+                // Holds when fees pay at least half of what stakers earn.
+                c[1] >= 0.5,
                 format!(
                     "real yield covers {} of nominal yield in year {y5} (5–95 %: {}–{})",
                     pct(c[1]),
@@ -316,6 +319,17 @@ impl Ensemble {
                 "M13",
                 w[2] <= 0.0,
                 format!("wash inference nets {:.0} USD (1 run in 20: {:.0})", w[1], w[2]),
+            );
+        }
+        if s.evasion.is_some() {
+            let v = q("evasion_profit_usd_end");
+            add(
+                "S15",
+                v[2] <= 0.0,
+                format!(
+                    "operators who unbond before their fraud is proven net {:.0} USD (1 run in 20: {:.0})",
+                    v[1], v[2]
+                ),
             );
         }
         let ops = q("operators_end");

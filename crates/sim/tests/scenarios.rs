@@ -129,6 +129,11 @@ fn wash_inference_loses_and_slash_evasion_depends_on_the_challenge_window() {
     assert!(
         caught.rows.last().unwrap().slashed_opg_cum > evaded.rows.last().unwrap().slashed_opg_cum
     );
+    let card = ogn_sim::run_many(&open, 1, 2, 1, 30, &|_, _| {}).unwrap().scorecard_text();
+    assert!(
+        card.contains("[!!] S15: operators who unbond before their fraud is proven net"),
+        "{card}"
+    );
 }
 
 #[test]
