@@ -21,6 +21,13 @@ pub(crate) struct InferArgs {
     /// How many values of each output to print in text mode (all of them with --json).
     #[arg(long, default_value_t = 8)]
     show: usize,
+    /// Also commit to every layer's output and write a signed receipt (JSON) here, checkable with
+    /// `ogn verify` (VANILLA: signed by --key, no bond).
+    #[arg(long)]
+    receipt: Option<std::path::PathBuf>,
+    /// Chain id signed into the receipt.
+    #[arg(long, default_value_t = ogn_chain::DEFAULT_CHAIN_ID)]
+    chain_id: u64,
 }
 
 /// One finished inference: what ran, on what, giving what.
@@ -71,11 +78,38 @@ pub(crate) fn read_input(arg: &str) -> Result<Vec<Tensor>> {
 pub(crate) async fn run(settings: &Settings, args: InferArgs, json_mode: bool) -> Result<()> {
     let inputs = read_input(&args.input)?;
     let (cid, bytes) = fetch_model(settings, &args.model).await?;
-    let inference = tokio::task::spawn_blocking(move || {
-        infer_with(&Runtime::new(RuntimeConfig::default()), cid, &bytes, inputs)
-    })
-    .await
-    .context("inference task")??;
+    let inference = if let Some(path) = &args.receipt {
+        let signer = settings.signer()?;
+        let chain_id = args.chain_id;
+        let (inference, receipt) = tokio::task::spawn_blocking(move || {
+            let runtime = Runtime::new(RuntimeConfig::default());
+            let model =
+                runtime.load(&cid, &bytes).with_context(|| format!("loading model {cid}"))?;
+            let exec = ogn_verify::execute(&runtime, &model, &inputs)
+                .with_context(|| format!("running model {cid}"))?;
+            // A job served on its own is numbered by its result id.
+            let job = u64::from_be_bytes(exec.result_id.0[..8].try_into().expect("8 bytes"));
+            let receipt = ogn_verify::Receipt::self_served(&signer, chain_id, job, cid, &exec, 0);
+            let inference = Inference {
+                model: cid,
+                engine_id: exec.engine_id.clone(),
+                inputs,
+                outputs: exec.outputs,
+            };
+            anyhow::Ok((inference, receipt))
+        })
+        .await
+        .context("inference task")??;
+        std::fs::write(path, serde_json::to_vec_pretty(&receipt)?)
+            .with_context(|| format!("writing receipt {}", path.display()))?;
+        inference
+    } else {
+        tokio::task::spawn_blocking(move || {
+            infer_with(&Runtime::new(RuntimeConfig::default()), cid, &bytes, inputs)
+        })
+        .await
+        .context("inference task")??
+    };
     if json_mode {
         println!("{}", serde_json::to_string_pretty(&inference.to_json())?);
         return Ok(());

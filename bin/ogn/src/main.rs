@@ -21,6 +21,7 @@ mod reference;
 mod serve;
 mod sim;
 mod stake;
+mod verify;
 mod zk;
 
 use std::path::PathBuf;
@@ -73,6 +74,8 @@ enum Command {
     Prove(zk::ProveArgs),
     /// Check a proof written by `ogn prove` against the model it claims.
     VerifyProof(zk::VerifyArgs),
+    /// Check an inference receipt offline (signatures, hashes, guarantee); `--reexecute` reruns the job.
+    Verify(verify::VerifyArgs),
     /// Quantize a float ONNX model to int8 with calibration inputs, for `ogn prove`; reports the accuracy change.
     Quantize(zk::QuantizeArgs),
     /// Register the signer as a validator or inference operator with a self-bond.
@@ -137,6 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Infer(args) => infer::run(&settings, args, json).await,
         Command::Prove(args) => zk::prove(&settings, args, json).await,
         Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
+        Command::Verify(args) => verify::run(&settings, args, json).await,
         Command::Quantize(args) => zk::quantize(&settings, args, json).await,
         Command::Sim(args) => tokio::task::spawn_blocking(move || sim::run(args, json)).await?,
         Command::Stake(args) => stake::stake(&settings, args, json).await,

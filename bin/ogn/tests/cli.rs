@@ -430,3 +430,55 @@ fn quantize_a_float_model_then_prove_it() {
     let out = net.ok(&["verify-proof", proof.to_str().unwrap(), "--model", int8]);
     assert!(out.contains("valid"), "{out}");
 }
+
+#[test]
+fn infer_writes_a_receipt_that_verifies_offline_and_on_re_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ogn"))
+            .args(args)
+            .env("OGN_DATA_DIR", dir.path())
+            .env_remove("OGN_CONFIG")
+            .env_remove("OGN_PRIVATE_KEY")
+            .output()
+            .expect("run ogn")
+    };
+    let model = fixture("models/mlp.onnx");
+    let model = model.to_str().unwrap();
+    let row: Vec<String> = (0..784).map(|i| format!("{}", (i % 17) as f32 / 16.0)).collect();
+    let input = dir.path().join("x.json");
+    std::fs::write(&input, format!("{{\"input\": [[{}]]}}", row.join(","))).unwrap();
+    let input = input.to_str().unwrap();
+    let receipt = dir.path().join("receipt.json");
+    let receipt_path = receipt.to_str().unwrap();
+    let out = run(&["infer", model, "--input", input, "--receipt", receipt_path]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out =
+        run(&["--json", "verify", receipt_path, "--input", input, "--reexecute", "--model", model]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["mode"], "VANILLA");
+    assert_eq!(report["reexecution"]["outputHash"], "same");
+    assert_eq!(report["reexecution"]["layerCommitment"], "same");
+
+    // Another input is refused.
+    let other = dir.path().join("y.json");
+    std::fs::write(&other, format!("{{\"input\": [[{}]]}}", vec!["0.5"; 784].join(","))).unwrap();
+    let out = run(&["verify", receipt_path, "--input", other.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input hash"));
+
+    // A receipt whose output was changed fails offline.
+    let mut r: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    r["attestations"][0]["output_hash"] = Value::String(format!("0x{}", "11".repeat(32)));
+    r["output_hash"] = r["attestations"][0]["output_hash"].clone();
+    std::fs::write(&receipt, serde_json::to_vec(&r).unwrap()).unwrap();
+    let out = run(&["verify", receipt_path]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

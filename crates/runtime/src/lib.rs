@@ -76,7 +76,7 @@ mod trace;
 pub use engine::{MAX_PLANS_PER_MODEL, Model, Prepared, Runtime};
 pub use error::RuntimeError;
 pub use info::{Dim, ModelInfo, TensorInfo};
-pub use trace::{LayerHash, LayerValue, LayerWitness, Trace};
+pub use trace::{INLINE_HASH_BYTES, LayerHash, LayerValue, LayerWitness, Trace};
 
 /// The pinned tract version (the workspace pins `tract-onnx` and `tract-linalg` to exactly this).
 pub const TRACT_VERSION: &str = "0.23.9";

@@ -2,32 +2,42 @@
 //! single step from its inputs.
 //!
 //! A *step* is one non-constant node of the prepared plan, in the plan's execution order (model inputs
-//! included). Its *leaf* is the SHA-256 of its output values in the encoding below. Two runs of the same
+//! included). Its *leaf* is the BLAKE3 hash of its output values in the encoding below. Two runs of the same
 //! model on the same inputs with the same engine id produce the same leaves, so the first step whose leaves
 //! differ pins down where two executions part ways (the bisection game in `ogn-verify`).
 //!
 //! ```text
-//!  leaf(step) = SHA-256( "ogn-layer-v1" ‖ n_outputs:u32 ‖ for each output:
+//!  leaf(step) = BLAKE3( "ogn-layer-v1" ‖ n_outputs:u32 ‖ for each output:
 //!                        dtype:(u16 len ‖ tract's name) ‖ rank:u32 ‖ dims:u64… ‖ payload )
 //!  payload    = little-endian element bytes (strings: u64 len ‖ bytes each)
 //! ```
 //!
 //! Outputs the engine keeps in an internal, non-plain layout (packed weight panels, shape expressions) are
-//! not hashed: their leaf is `SHA-256("ogn-layer-v1-opaque" ‖ step:u64)`. Such a value is a deterministic
+//! not hashed: their leaf is `BLAKE3("ogn-layer-v1-opaque" ‖ step:u64)`. Such a value is a deterministic
 //! function of its own inputs, so re-executing a step recomputes any opaque inputs from the nearest plain
 //! ones (its *frontier*), and a disagreement can never hide in an opaque step.
+//!
+//! # Cost
+//! Hashing every intermediate value reads as many bytes as inference writes (≈ 0.6 GB for PP-OCR det at
+//! 640×640). BLAKE3 (AVX-512/AVX2, several GB/s on one core) keeps that below inference time, and steps
+//! whose outputs exceed [`INLINE_HASH_BYTES`] are hashed on a background thread while the engine computes
+//! the next steps (the engine's values are reference-counted and immutable once produced, so the hasher
+//! only holds a reference). On a machine with a spare core the commitment then adds little latency; the
+//! CPU time it costs is measured in BENCHMARKS.md.
 
 use std::collections::{HashMap, HashSet};
 
 use ogn_types::Tensor;
-use sha2::{Digest, Sha256};
+use std::sync::{Mutex, OnceLock, mpsc};
+
+use blake3::Hasher;
 use tract_onnx::prelude::{DatumType, IntoTValue, TValue, TVec, Tensor as TractTensor};
 
 use crate::engine::{Model, from_tract, to_tract};
 use crate::error::chain;
 use crate::{Runtime, RuntimeError};
 
-/// SHA-256 of one step's outputs.
+/// BLAKE3 hash of one step's outputs.
 pub type LayerHash = [u8; 32];
 
 const DOMAIN: &[u8] = b"ogn-layer-v1";
@@ -60,9 +70,9 @@ pub struct LayerValue {
 impl LayerValue {
     /// The leaf of a step whose outputs are `values`.
     pub fn leaf(values: &[LayerValue]) -> LayerHash {
-        let mut h = Sha256::new();
+        let mut h = Hasher::new();
         h.update(DOMAIN);
-        h.update((values.len() as u32).to_le_bytes());
+        h.update(&(values.len() as u32).to_le_bytes());
         for v in values {
             encode_header(&mut h, &v.dtype, &v.shape);
             if v.strings.is_empty() {
@@ -71,7 +81,7 @@ impl LayerValue {
                 encode_strings(&mut h, &v.strings);
             }
         }
-        h.finalize().into()
+        *h.finalize().as_bytes()
     }
 }
 
@@ -82,27 +92,27 @@ pub struct LayerWitness {
     pub steps: Vec<(usize, Vec<LayerValue>)>,
 }
 
-fn encode_header(h: &mut Sha256, dtype: &str, shape: &[usize]) {
-    h.update((dtype.len() as u16).to_le_bytes());
+fn encode_header(h: &mut Hasher, dtype: &str, shape: &[usize]) {
+    h.update(&(dtype.len() as u16).to_le_bytes());
     h.update(dtype.as_bytes());
-    h.update((shape.len() as u32).to_le_bytes());
+    h.update(&(shape.len() as u32).to_le_bytes());
     for d in shape {
-        h.update((*d as u64).to_le_bytes());
+        h.update(&(*d as u64).to_le_bytes());
     }
 }
 
-fn encode_strings(h: &mut Sha256, strings: &[String]) {
+fn encode_strings(h: &mut Hasher, strings: &[String]) {
     for s in strings {
-        h.update((s.len() as u64).to_le_bytes());
+        h.update(&(s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     }
 }
 
 fn opaque_leaf(step: usize) -> LayerHash {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     h.update(OPAQUE_DOMAIN);
-    h.update((step as u64).to_le_bytes());
-    h.finalize().into()
+    h.update(&(step as u64).to_le_bytes());
+    *h.finalize().as_bytes()
 }
 
 fn is_plain(t: &TractTensor) -> bool {
@@ -114,9 +124,9 @@ fn leaf_of(values: &[TValue]) -> Option<LayerHash> {
     if !values.iter().all(|v| is_plain(v)) {
         return None;
     }
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     h.update(DOMAIN);
-    h.update((values.len() as u32).to_le_bytes());
+    h.update(&(values.len() as u32).to_le_bytes());
     for v in values {
         encode_header(&mut h, &format!("{:?}", v.datum_type()), v.shape());
         if v.datum_type() == DatumType::String {
@@ -126,7 +136,35 @@ fn leaf_of(values: &[TValue]) -> Option<LayerHash> {
             h.update(v.try_as_plain_ram().ok()?.as_bytes());
         }
     }
-    Some(h.finalize().into())
+    Some(*h.finalize().as_bytes())
+}
+
+/// Steps whose outputs are larger than this are hashed on the background hasher.
+pub const INLINE_HASH_BYTES: usize = 256 * 1024;
+
+type HashTask = (usize, TVec<TValue>, mpsc::Sender<(usize, LayerHash)>);
+
+/// The process's background hasher: one thread, started on first use, living as long as the process.
+fn hasher() -> &'static Mutex<mpsc::Sender<HashTask>> {
+    static HASHER: OnceLock<Mutex<mpsc::Sender<HashTask>>> = OnceLock::new();
+    HASHER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<HashTask>();
+        std::thread::Builder::new()
+            .name("ogn-layer-hash".into())
+            .spawn(move || {
+                for (step, values, reply) in rx {
+                    let leaf = leaf_of(&values).unwrap_or_else(|| opaque_leaf(step));
+                    drop(values);
+                    let _ = reply.send((step, leaf));
+                }
+            })
+            .expect("the operating system starts the hasher thread");
+        Mutex::new(tx)
+    })
+}
+
+fn value_bytes(values: &[TValue]) -> usize {
+    values.iter().map(|v| v.len() * v.datum_type().size_of()).sum()
 }
 
 fn to_layer_value(v: &TValue) -> Result<LayerValue, RuntimeError> {
@@ -188,16 +226,40 @@ impl Runtime {
     /// Runs `model` like [`Runtime::run`] and also returns the leaf of every step.
     pub fn run_traced(&self, model: &Model, inputs: &[Tensor]) -> Result<Trace, RuntimeError> {
         let (prepared, values) = self.bind(model, inputs)?;
-        let mut leaves = Vec::with_capacity(prepared.plan.order_without_consts().len());
+        let steps = prepared.plan.order_without_consts().len();
+        let mut leaves: Vec<Option<LayerHash>> = vec![None; steps];
+        let (reply, replies) = mpsc::channel();
+        let background = hasher().lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut pending = 0usize;
+        let mut index = 0usize;
         let mut state =
             prepared.plan.spawn().map_err(|e| RuntimeError::Execution { reason: chain(&e) })?;
         let outputs = state
             .run_plan_with_eval(values, |ctx, op_state, node, inputs| {
                 let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs)?;
-                leaves.push(leaf_of(&out).unwrap_or_else(|| opaque_leaf(leaves.len())));
+                let step = index;
+                index += 1;
+                if value_bytes(&out) > INLINE_HASH_BYTES
+                    && background.send((step, out.clone(), reply.clone())).is_ok()
+                {
+                    pending += 1;
+                } else if let Some(slot) = leaves.get_mut(step) {
+                    *slot = Some(leaf_of(&out).unwrap_or_else(|| opaque_leaf(step)));
+                }
                 Ok::<_, tract_onnx::prelude::TractError>(out)
             })
             .map_err(|e| RuntimeError::Execution { reason: chain(&e) })?;
+        drop(reply);
+        for _ in 0..pending {
+            let (step, leaf) = replies.recv().map_err(|_| RuntimeError::Execution {
+                reason: "the layer hasher stopped".into(),
+            })?;
+            leaves[step] = Some(leaf);
+        }
+        let leaves = leaves
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| RuntimeError::Execution { reason: "a step was not hashed".into() })?;
         let outputs = outputs
             .into_iter()
             .zip(&model.info().outputs)

@@ -474,3 +474,112 @@ sol! {
         bytes32 txHash;
     }
 }
+
+impl Receipt {
+    /// A receipt for a job served by one party on its own (VANILLA, no bond locked): the node itself
+    /// when no operator is registered, or `ogn infer --receipt` on a workstation. Its guarantee says so:
+    /// catch probability 0 until someone re-executes (`ogn verify --reexecute`).
+    pub fn self_served(
+        signer: &PrivateKeySigner,
+        chain_id: u64,
+        job: u64,
+        model: ModelCid,
+        execution: &crate::execution::Execution,
+        price: u128,
+    ) -> Self {
+        let statement = Statement {
+            chain_id,
+            job,
+            model,
+            input_hash: execution.input_hash,
+            output_hash: execution.output_hash,
+            result_id: execution.result_id,
+            engine_id: execution.engine_id.clone(),
+            commitment: execution.commitment(),
+        };
+        let params = crate::guarantee::GuaranteeParams { base_price: price, ..Default::default() };
+        let guarantee = quote(Mode::Vanilla, 0, 0, &params).expect("VANILLA always quotes");
+        Receipt {
+            version: RECEIPT_VERSION,
+            chain_id,
+            job,
+            model,
+            input_hash: statement.input_hash,
+            output_hash: statement.output_hash,
+            result_id: statement.result_id,
+            engine_id: statement.engine_id.clone(),
+            commitment: statement.commitment,
+            guarantee,
+            attestations: vec![statement.sign(signer)],
+            status: Status::Challengeable,
+            inclusion: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commitment::{StateTree, chain_states};
+    use crate::dispute::RunEvidence;
+    use crate::execution::Execution;
+    use ogn_types::TensorData;
+
+    fn receipt() -> (Receipt, Vec<Tensor>, Vec<Tensor>) {
+        let model = ModelCid::for_bytes(b"model");
+        let inputs = vec![Tensor::new("x", vec![2], TensorData::F32(vec![1.0, 2.0])).unwrap()];
+        let outputs = vec![Tensor::new("y", vec![1], TensorData::F32(vec![3.0])).unwrap()];
+        let states = chain_states(B256::ZERO, &[[1; 32], [2; 32]], tensors_hash(&outputs));
+        let exec = Execution {
+            outputs: outputs.clone(),
+            input_hash: tensors_hash(&inputs),
+            output_hash: tensors_hash(&outputs),
+            result_id: canonical::result_id(&model, &inputs, &outputs, "engine"),
+            engine_id: "engine".into(),
+            evidence: RunEvidence {
+                tree: StateTree::new(states),
+                leaves: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+                genesis: B256::ZERO,
+            },
+        };
+        let signer = PrivateKeySigner::from_bytes(&B256::repeat_byte(5)).unwrap();
+        (Receipt::self_served(&signer, 7, 9, model, &exec, 1_000), inputs, outputs)
+    }
+
+    #[test]
+    fn a_receipt_checks_in_json_and_abi_and_any_change_is_caught() {
+        let (r, inputs, outputs) = receipt();
+        r.check_tensors(&inputs, &outputs).unwrap();
+        let json: Receipt = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(json, r);
+        let abi = Receipt::from_abi(&r.to_abi()).unwrap();
+        assert_eq!(abi, r);
+        abi.check().unwrap();
+
+        let mut bad = r.clone();
+        bad.output_hash.0[0] ^= 1;
+        assert!(matches!(bad.check(), Err(ReceiptError::Disagrees { field: "output hash", .. })));
+        bad.attestations[0].output_hash = bad.output_hash;
+        assert!(matches!(bad.check(), Err(ReceiptError::BadSignature { .. })));
+        let mut bad = r.clone();
+        bad.job += 1;
+        assert!(matches!(bad.check(), Err(ReceiptError::BadSignature { .. })));
+        let mut bad = r.clone();
+        bad.attestations[0].commitment.count += 1;
+        assert!(bad.check().is_err());
+        let mut bad = r.clone();
+        bad.guarantee.catch_ppm = 500_000;
+        assert!(matches!(bad.check(), Err(ReceiptError::Guarantee { .. })));
+        let mut bad = r.clone();
+        bad.attestations[0].signature = Bytes::from(vec![0u8; 65]);
+        assert!(matches!(bad.check(), Err(ReceiptError::BadSignature { .. })));
+        let mut bad = r.clone();
+        bad.version = 2;
+        assert!(matches!(bad.check(), Err(ReceiptError::Version(2))));
+        assert!(matches!(
+            r.check_tensors(&outputs, &outputs),
+            Err(ReceiptError::Tensors("input hash"))
+        ));
+        assert!(Receipt::from_abi(&r.to_abi()[..100]).is_err());
+    }
+}

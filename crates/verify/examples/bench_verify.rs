@@ -1,0 +1,225 @@
+//! Cost of verification: per-layer commitments against a plain run, and operator compute per job in
+//! VANILLA, SAMPLING p = 0.05 and REPLICAS 3, with honest operators over the real ledger.
+//!
+//! `cargo run --release -p ogn-verify --example bench_verify -- [RUNS] [MODEL…]` (models: fixture stems).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::signers::local::PrivateKeySigner;
+use ogn_ledger::{Ledger, OPG, Params, Role};
+use ogn_runtime::{LayerWitness, Runtime, RuntimeConfig};
+use ogn_types::{ModelCid, Tensor, TensorData};
+use ogn_verify::dispute::{Answer, Query, RunEvidence};
+use ogn_verify::network::{Claim, Job, Network, NetworkParams, Participant};
+use ogn_verify::{Attestation, DisputeParams, GuaranteeParams, Mode, execute};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn fixture(stem: &str) -> (Vec<u8>, Vec<Tensor>) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures");
+    let bytes =
+        std::fs::read(format!("{root}/models/{stem}.onnx")).expect("run scripts/fetch-fixtures");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(format!("{root}/reference/{stem}.json")).unwrap())
+            .unwrap();
+    let inputs = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let shape: Vec<usize> = t["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
+            let _ = i;
+            let raw =
+                std::fs::read(format!("{root}/reference/{}", t["file"].as_str().unwrap())).unwrap();
+            let data = match t["dtype"].as_str().unwrap() {
+                "f32" => TensorData::F32(
+                    raw.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+                ),
+                d => panic!("dtype {d}"),
+            };
+            Tensor::new(t["name"].as_str().unwrap(), shape, data).unwrap()
+        })
+        .collect();
+    (bytes, inputs)
+}
+
+struct Honest {
+    signer: PrivateKeySigner,
+    runs: std::collections::HashMap<u64, RunEvidence>,
+}
+
+impl Participant for Honest {
+    fn address(&self) -> Address {
+        self.signer.address()
+    }
+    fn execute(&mut self, job: &Job, runtime: &Runtime, chain_id: u64) -> Option<Claim> {
+        let exec = execute(runtime, &job.model, &job.inputs).ok()?;
+        let attestation = exec.statement(chain_id, job.id, &job.model).sign(&self.signer);
+        self.runs.insert(job.id, exec.evidence.clone());
+        Some(Claim { attestation, evidence: exec.evidence })
+    }
+    fn verify(
+        &mut self,
+        job: &Job,
+        runtime: &Runtime,
+        chain_id: u64,
+        _shown: &Attestation,
+    ) -> Option<Claim> {
+        self.execute(job, runtime, chain_id)
+    }
+    fn answer(&mut self, job: &Job, runtime: &Runtime, query: Query) -> Option<Answer> {
+        let e = self.runs.get(&job.id)?;
+        let n = e.leaves.len();
+        e.answer(query, |i| {
+            if i as usize >= n {
+                Some(LayerWitness::default())
+            } else {
+                runtime.layer_witness(&job.model, &job.inputs, i as usize).ok()
+            }
+        })
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let stems: Vec<String> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        [
+            "mlp",
+            "mlp_int8",
+            "lenet_int8",
+            "ch_ppocr_mobile_v2.0_cls_infer",
+            "ch_PP-OCRv4_rec_infer",
+            "ch_PP-OCRv4_det_infer",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let runtime = Runtime::new(RuntimeConfig::default());
+    println!("engine {}", runtime.engine_id());
+    println!(
+        "\n| model | steps | run ms | run + commitments ms | ratio |\n|---|---:|---:|---:|---:|"
+    );
+    for stem in &stems {
+        let (bytes, inputs) = fixture(stem);
+        let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
+        runtime.run(&model, &inputs).unwrap();
+        execute(&runtime, &model, &inputs).unwrap();
+        let (mut plain, mut traced) = (vec![], vec![]);
+        for _ in 0..runs {
+            // Alternate so both see the same machine load.
+            let t = Instant::now();
+            runtime.run(&model, &inputs).unwrap();
+            plain.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let e = execute(&runtime, &model, &inputs).unwrap();
+            traced.push(t.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(e);
+        }
+        let steps = runtime.step_count(&model, &inputs).unwrap();
+        let (p, t) = (median(plain), median(traced));
+        println!("| {stem} | {steps} | {p:.3} | {t:.3} | {:.3} |", t / p);
+    }
+
+    println!(
+        "\n| model | mode | jobs | operator compute ms/job (median of {runs} batches) | vs VANILLA |\n|---|---|---:|---:|---:|"
+    );
+    for stem in stems.iter().filter(|s| s.as_str() == "mlp" || s.starts_with("ch_ppocr_mobile")) {
+        let (bytes, inputs) = fixture(stem);
+        let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
+        let jobs = if stem == "mlp" { 400 } else { 100 };
+        let mut vanilla = 0.0;
+        for (name, mode) in [
+            ("VANILLA", Mode::Vanilla),
+            ("SAMPLING p=0.05", Mode::Sampling { floor_ppm: 50_000 }),
+            ("REPLICAS 3", Mode::Replicas { k: 3 }),
+        ] {
+            let signers: Vec<PrivateKeySigner> = (1..=4u8)
+                .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap())
+                .collect();
+            let requester = Address::repeat_byte(0xee);
+            let mut balances: Vec<(ogn_ledger::Address, u128)> = signers
+                .iter()
+                .map(|s| (ogn_ledger::Address(s.address().0.0), 2_000_000 * OPG))
+                .collect();
+            balances.push((ogn_ledger::Address(requester.0.0), 1_000 * OPG));
+            balances.push((ogn_ledger::Address([0xad; 20]), OPG));
+            let params = Params {
+                job_bond_ppm: 25_000_000,
+                min_self_bond_operator: OPG,
+                ..Params::default()
+            };
+            let mut ledger = Ledger::new(params, balances).unwrap();
+            ledger.begin_block(1).unwrap();
+            for s in &signers {
+                ledger
+                    .create_staker(
+                        ogn_ledger::Address(s.address().0.0),
+                        Role::Operator,
+                        1_000_000 * OPG,
+                        50_000,
+                    )
+                    .unwrap();
+            }
+            let mut net = Network::new(
+                ledger,
+                &runtime,
+                NetworkParams {
+                    chain_id: 1,
+                    dispute: DisputeParams { round_timeout: 2 },
+                    guarantee: GuaranteeParams::default(),
+                    decoy_ppm: 0,
+                    auditor: Address::repeat_byte(0xad),
+                },
+            );
+            for s in signers {
+                net.join(Box::new(Honest { signer: s, runs: Default::default() }));
+            }
+            let model = Arc::clone(&model);
+            let mut batches = vec![];
+            let mut id = 0u64;
+            for _ in 0..runs {
+                let t = Instant::now();
+                for _ in 0..jobs / runs.max(1) + 1 {
+                    id += 1;
+                    let job = Job {
+                        id,
+                        model: model.clone(),
+                        inputs: inputs.clone(),
+                        mode,
+                        value: OPG,
+                        requester,
+                    };
+                    let beacon = keccak256(id.to_be_bytes());
+                    let draw = u64::from_be_bytes(keccak256(beacon).0[..8].try_into().unwrap())
+                        % 1_000_000;
+                    net.run_job(&job, beacon, draw).unwrap();
+                    let h = net.height() + 1;
+                    net.advance_to(h).unwrap();
+                }
+                batches.push(t.elapsed().as_secs_f64() * 1e3 / (jobs / runs.max(1) + 1) as f64);
+            }
+            let m = median(batches);
+            if name == "VANILLA" {
+                vanilla = m;
+            }
+            println!("| {stem} | {name} | {id} | {m:.3} | {:.3} |", m / vanilla);
+        }
+    }
+}
