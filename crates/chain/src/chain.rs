@@ -6,7 +6,7 @@ use std::{
         Arc, Weak,
         atomic::{AtomicU64, Ordering},
     },
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alloy::sol_types::SolCall;
@@ -64,6 +64,9 @@ pub const MAX_LOGS: usize = 10_000;
 pub const CALL_GAS_CAP: u64 = 1 << 24;
 /// Priority fee suggested by [`Chain::max_priority_fee`] (1 gwei).
 pub const SUGGESTED_TIP: u128 = 1_000_000_000;
+
+/// Longest an auto-mined block waits for more transactions (see [`Chain::mine_waiting`]).
+const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(2);
 
 /// A funded development account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +157,54 @@ impl std::future::Future for Inclusion {
     }
 }
 
+/// Most recently committed blocks kept in memory ([`Recent`]).
+const RECENT_BLOCKS: usize = 256;
+/// Most transaction bytes those blocks may hold (inference transactions are large).
+const RECENT_TX_BYTES: usize = 16 << 20;
+
+/// The last committed blocks, decoded, with the locations of their transactions: clients poll for
+/// receipts and blocks right after they are committed, and these are answered without a disk read.
+#[derive(Default)]
+struct Recent {
+    /// Consecutive blocks, oldest first, each with its encoded size.
+    blocks: std::collections::VecDeque<(Arc<ChainBlock>, usize)>,
+    txs: HashMap<B256, (u64, u32)>,
+    tx_bytes: usize,
+}
+
+impl Recent {
+    fn tx_bytes(block: &ChainBlock) -> usize {
+        block.transactions.iter().map(|t| t.len()).sum()
+    }
+
+    fn push(&mut self, block: Arc<ChainBlock>, size: usize) {
+        let number = block.header.number;
+        if self.blocks.back().is_some_and(|(b, _)| b.header.number + 1 != number) {
+            *self = Self::default();
+        }
+        for (i, h) in block.tx_hashes.iter().enumerate() {
+            self.txs.insert(*h, (number, i as u32));
+        }
+        self.tx_bytes += Self::tx_bytes(&block);
+        self.blocks.push_back((block, size));
+        while self.blocks.len() > RECENT_BLOCKS
+            || (self.tx_bytes > RECENT_TX_BYTES && self.blocks.len() > 1)
+        {
+            let Some((old, _)) = self.blocks.pop_front() else { break };
+            for h in &old.tx_hashes {
+                self.txs.remove(h);
+            }
+            self.tx_bytes -= Self::tx_bytes(&old);
+        }
+    }
+
+    fn get(&self, number: u64) -> Option<(Arc<ChainBlock>, usize)> {
+        let first = self.blocks.front()?.0.header.number;
+        let i = usize::try_from(number.checked_sub(first)?).ok()?;
+        self.blocks.get(i).cloned()
+    }
+}
+
 /// Wakes the auto-mining thread.
 #[derive(Default)]
 struct MinerSignal {
@@ -173,6 +224,18 @@ impl MinerSignal {
         flags.work = true;
         flags.stop |= stop;
         self.wake.notify_one();
+    }
+
+    /// Waits for work until `deadline`; `false` at the deadline or once stopped.
+    fn wait_until(&self, deadline: Instant) -> bool {
+        let mut flags = self.state.lock();
+        while !flags.work && !flags.stop {
+            if self.wake.wait_until(&mut flags, deadline).timed_out() {
+                return false;
+            }
+        }
+        flags.work = false;
+        !flags.stop
     }
 
     /// Waits for work; `false` once stopped.
@@ -210,6 +273,9 @@ struct Inner {
     heads: broadcast::Sender<alloy::rpc::types::Header>,
     logs: broadcast::Sender<RpcLog>,
     miner: Arc<MinerSignal>,
+    recent: Mutex<Recent>,
+    /// Transactions in the last auto-mined block (see [`Chain::mine_waiting`]).
+    last_block_txs: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Inner {
@@ -374,6 +440,8 @@ impl Chain {
             heads,
             logs,
             miner: Arc::new(MinerSignal::default()),
+            last_block_txs: Default::default(),
+            recent: Mutex::new(Recent::default()),
         });
         if inner.config.mining == MiningMode::Auto {
             let weak: Weak<Inner> = Arc::downgrade(&inner);
@@ -453,7 +521,7 @@ impl Chain {
         let changed = world.accounts.iter().map(|(a, acc)| (*a, Some(acc.clone()))).collect();
         let codes = world.codes.iter().map(|(h, c)| (*h, c.original_bytes())).collect();
         store.commit_block(
-            &block,
+            (&block, &block.encode()),
             &changed,
             &[],
             &storage,
@@ -650,7 +718,19 @@ impl Chain {
         TxError,
     > {
         let tx = decode_transaction(raw, self.inner.config.max_tx_bytes)?;
-        let pending = self.check(tx, Bytes::copy_from_slice(raw))?;
+        self.submit_transaction(tx, Bytes::copy_from_slice(raw))
+    }
+
+    /// [`Self::submit_raw_transaction`] of a transaction decoded with [`decode_transaction`] from `raw`.
+    pub fn submit_transaction(
+        &self,
+        tx: TxEnvelope,
+        raw: Bytes,
+    ) -> Result<
+        (B256, Option<impl std::future::Future<Output = Result<(), TxError>> + Send + use<>>),
+        TxError,
+    > {
+        let pending = self.check(tx, raw)?;
         let hash = pending.hash;
         if self.inner.config.mining != MiningMode::Auto {
             self.accept(pending, None)?;
@@ -660,6 +740,13 @@ impl Chain {
         self.accept(pending, Some(Waiter::Async(tx)))?;
         self.inner.miner.notify(false);
         Ok((hash, Some(Inclusion(rx))))
+    }
+
+    /// Whether submitting `tx` may run models (pre-execution of a call that can reach inference):
+    /// only then can [`Self::submit_transaction`] take long. Otherwise it costs a signature recovery
+    /// and one execution on the pending state, with no disk write.
+    pub fn needs_pre_execution(&self, tx: &TxEnvelope) -> bool {
+        self.inner.oracle.is_some() && self.may_infer(tx)
     }
 
     /// Signs `request` with the dev key of its `from` and submits it (`eth_sendTransaction`). Missing
@@ -933,34 +1020,47 @@ impl Chain {
     /// Auto mining (the block producer thread): blocks until the pool is empty. Everything waiting
     /// goes into the next block, so transactions that arrive while a block is being executed and
     /// written share the one after it (one state root, one system call pair, one fsync).
+    ///
+    /// Group commit: when fewer transactions wait than the last block held, the producer waits (at
+    /// most [`GROUP_COMMIT_WAIT`]) for the others, since concurrent senders whose transactions were
+    /// in the last block usually send their next one right away. A lone sender (blocks of one) never
+    /// waits.
     fn mine_waiting(&self) {
         let _guard = self.inner.mine_lock.lock();
+        let mut last = self.inner.last_block_txs.load(Ordering::Relaxed);
         loop {
             let waiting = self.inner.pool.lock().txs.len();
             if waiting == 0 {
                 return;
             }
-            if let Err(e) = self.mine_locked() {
-                tracing::error!(error = %e, "block production failed");
-                let mut pool = self.inner.pool.lock();
-                for (_, w) in pool.waiters.drain() {
-                    w.send(Err(TxError::Internal(format!("block production failed: {e}"))));
+            if waiting < last {
+                let deadline = Instant::now() + GROUP_COMMIT_WAIT;
+                while self.inner.pool.lock().txs.len() < last
+                    && self.inner.miner.wait_until(deadline)
+                {}
+            }
+            match self.mine_locked() {
+                Ok(0) => return, // nothing could be included: wait for the next transaction
+                Ok(n) => last = n,
+                Err(e) => {
+                    tracing::error!(error = %e, "block production failed");
+                    let mut pool = self.inner.pool.lock();
+                    for (_, w) in pool.waiters.drain() {
+                        w.send(Err(TxError::Internal(format!("block production failed: {e}"))));
+                    }
+                    return;
                 }
-                return;
             }
-            if self.inner.pool.lock().txs.len() >= waiting {
-                return; // nothing left the pool: wait for the next transaction
-            }
+            self.inner.last_block_txs.store(last, Ordering::Relaxed);
         }
     }
 
     /// Builds and executes the next block in one pass (the builder's execution is the block's
     /// execution: [`Self::execute_block`] of the resulting proposal gives the same header), then
     /// commits it.
-    fn mine_locked(&self) -> Result<(), ChainError> {
+    fn mine_locked(&self) -> Result<usize, ChainError> {
         let executed = self.produce_block()?;
-        self.commit_block(executed)?;
-        Ok(())
+        Ok(self.commit_block(executed)?.tx_hashes.len())
     }
 
     /// Builds the next block from the pool: executes each waiting transaction on top of the head; one
@@ -1275,7 +1375,7 @@ impl Chain {
 
     /// Writes an executed block atomically, makes it the head, and notifies subscribers. Transactions it
     /// holds leave the pool; the others are checked again against the new head.
-    pub fn commit_block(&self, executed: ExecutedBlock) -> Result<ChainBlock, ChainError> {
+    pub fn commit_block(&self, executed: ExecutedBlock) -> Result<Arc<ChainBlock>, ChainError> {
         let ExecutedBlock { block, diff, changed } = executed;
         let _commit = self.inner.commit_lock.lock();
         if block.header.parent_hash != self.inner.core.read().head_hash {
@@ -1299,14 +1399,18 @@ impl Chain {
         }
         // The write (and its fsync) holds neither the pool nor the state: transactions are accepted on
         // the old head meanwhile and checked again below. Queries ignore a stored block above the head.
+        let encoded = block.encode();
+        let size = encoded.len();
         self.inner.store.commit_block(
-            &block,
+            (&block, &encoded),
             &changed,
             &cleared,
             &storage_changes,
             &diff.codes,
             &[],
         )?;
+        drop(encoded);
+        let block = Arc::new(block);
         let mut pool = self.inner.pool.lock();
         {
             let mut core = self.inner.core.write();
@@ -1317,6 +1421,7 @@ impl Chain {
             core.head = block.header.clone();
             core.head_hash = block.hash;
         }
+        self.inner.recent.lock().push(block.clone(), size);
         // The pending state restarts from the new head; waiting transactions are re-accepted (under
         // the same lock, so a later nonce cannot overtake them).
         let included: HashSet<B256> = block.tx_hashes.iter().copied().collect();
@@ -1343,7 +1448,6 @@ impl Chain {
         }
         drop(core);
         drop(pool);
-        let size = block.encode().len();
         let _ = self.inner.heads.send(rpc_header(&block.header, block.hash, size));
         if self.inner.logs.receiver_count() > 0 {
             for log in self.block_logs(&block, None) {
@@ -1377,13 +1481,30 @@ impl Chain {
         if number > self.block_number() {
             return Ok(None); // written, not yet the head
         }
-        self.inner.store.block(number)
+        Ok(self.block_at(number)?.map(|(b, _)| Arc::unwrap_or_clone(b)))
+    }
+
+    /// A block by number (from memory when recent) with its encoded size; the caller checks that it is
+    /// not above the head.
+    fn block_at(&self, number: u64) -> Result<Option<(Arc<ChainBlock>, usize)>, ChainError> {
+        if let Some(hit) = self.inner.recent.lock().get(number) {
+            return Ok(Some(hit));
+        }
+        Ok(self.inner.store.block(number)?.map(|b| {
+            let size = b.encode().len();
+            (Arc::new(b), size)
+        }))
     }
 
     /// Where a committed transaction is, ignoring a block written but not yet the head.
     fn tx_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ChainError> {
         let head = self.block_number();
-        Ok(self.inner.store.tx_location(hash)?.filter(|(n, _)| *n <= head))
+        let recent = self.inner.recent.lock().txs.get(hash).copied();
+        let location = match recent {
+            Some(l) => Some(l),
+            None => self.inner.store.tx_location(hash)?,
+        };
+        Ok(location.filter(|(n, _)| *n <= head))
     }
 
     fn resolve_number(&self, tag: BlockNumberOrTag) -> Option<u64> {
@@ -1402,7 +1523,7 @@ impl Chain {
         full: bool,
     ) -> Result<Option<Block>, ChainError> {
         let Some(n) = self.resolve_number(tag) else { return Ok(None) };
-        Ok(self.inner.store.block(n)?.map(|b| self.rpc_block(&b, full)))
+        Ok(self.block_at(n)?.map(|(b, size)| self.rpc_block(&b, size, full)))
     }
 
     /// `eth_getBlockByHash`.
@@ -1426,7 +1547,7 @@ impl Chain {
         })
     }
 
-    fn rpc_block(&self, block: &ChainBlock, full: bool) -> Block {
+    fn rpc_block(&self, block: &ChainBlock, size: usize, full: bool) -> Block {
         let transactions = if full {
             BlockTransactions::Full(
                 (0..block.transactions.len()).filter_map(|i| self.rpc_tx(block, i)).collect(),
@@ -1435,7 +1556,7 @@ impl Chain {
             BlockTransactions::Hashes(block.tx_hashes.clone())
         };
         Block {
-            header: rpc_header(&block.header, block.hash, block.encode().len()),
+            header: rpc_header(&block.header, block.hash, size),
             uncles: vec![],
             transactions,
             withdrawals: None,
@@ -1445,10 +1566,9 @@ impl Chain {
     /// `eth_getTransactionByHash` (pending transactions too, without block fields).
     pub fn transaction_by_hash(&self, hash: B256) -> Result<Option<RpcTransaction>, ChainError> {
         if let Some((n, i)) = self.tx_location(&hash)? {
-            let block =
-                self.inner.store.block(n)?.ok_or_else(|| {
-                    ChainError::Corrupt(format!("block {n} of tx {hash} missing"))
-                })?;
+            let (block, _) = self
+                .block_at(n)?
+                .ok_or_else(|| ChainError::Corrupt(format!("block {n} of tx {hash} missing")))?;
             return Ok(self.rpc_tx(&block, i as usize));
         }
         let pool = self.inner.pool.lock();
@@ -1489,17 +1609,37 @@ impl Chain {
     /// `eth_getTransactionReceipt`.
     pub fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, ChainError> {
         let Some((n, i)) = self.tx_location(&hash)? else { return Ok(None) };
-        let block = self
-            .inner
-            .store
-            .block(n)?
+        let (block, _) = self
+            .block_at(n)?
             .ok_or_else(|| ChainError::Corrupt(format!("block {n} of tx {hash} missing")))?;
-        let i = i as usize;
+        self.receipt_in(&block, i as usize, hash)
+    }
+
+    /// The receipt of `hash` when its block is one of the recent blocks kept in memory (`None`
+    /// otherwise, also for unknown transactions): answers without touching the disk, so async callers
+    /// may call it in place and fall back to [`Self::receipt`] on a blocking thread.
+    pub fn recent_receipt(&self, hash: B256) -> Option<TransactionReceipt> {
+        let head = self.block_number();
+        let (block, i) = {
+            let recent = self.inner.recent.lock();
+            let (n, i) = recent.txs.get(&hash).copied().filter(|(n, _)| *n <= head)?;
+            (recent.get(n)?.0, i)
+        };
+        self.receipt_in(&block, i as usize, hash).ok().flatten()
+    }
+
+    fn receipt_in(
+        &self,
+        block: &ChainBlock,
+        i: usize,
+        hash: B256,
+    ) -> Result<Option<TransactionReceipt>, ChainError> {
+        let n = block.header.number;
         let stored = &block.receipts[i];
         let tx = block.transaction(i).ok_or_else(|| ChainError::Corrupt(format!("tx {hash}")))?;
         let first_log: usize = block.receipts[..i].iter().map(|r| r.envelope.logs().len()).sum();
         let logs: Vec<RpcLog> = self
-            .block_logs(&block, None)
+            .block_logs(block, None)
             .into_iter()
             .skip(first_log)
             .take(stored.envelope.logs().len())
@@ -1594,7 +1734,7 @@ impl Chain {
         };
         let mut out = Vec::new();
         for n in blocks {
-            let Some(block) = self.inner.store.block(n)? else { continue };
+            let Some((block, _)) = self.block_at(n)? else { continue };
             out.extend(self.block_logs(&block, Some(filter)));
             if out.len() > MAX_LOGS {
                 return Err(ChainError::FilterTooLarge(format!(
@@ -1619,11 +1759,8 @@ impl Chain {
         let mut last = None;
         let mut rewards = Vec::new();
         for n in oldest..=newest {
-            let block = self
-                .inner
-                .store
-                .block(n)?
-                .ok_or_else(|| ChainError::BlockNotFound(n.to_string()))?;
+            let (block, _) =
+                self.block_at(n)?.ok_or_else(|| ChainError::BlockNotFound(n.to_string()))?;
             let base = block.header.base_fee_per_gas.unwrap_or_default();
             history.base_fee_per_gas.push(u128::from(base));
             history
@@ -1657,7 +1794,7 @@ impl Chain {
                     .collect();
                 rewards.push(row);
             }
-            last = Some(block.header);
+            last = Some(block.header.clone());
         }
         if let Some(h) = last {
             history.base_fee_per_gas.push(u128::from(self.base_fee_after(&h)));
@@ -1685,10 +1822,9 @@ impl Chain {
         if n > self.block_number() {
             return Ok(None); // written, not yet the head
         }
-        let block =
-            self.inner.store.block(n)?.ok_or_else(|| {
-                ChainError::Corrupt(format!("block {n} of inference {id} missing"))
-            })?;
+        let (block, _) = self
+            .block_at(n)?
+            .ok_or_else(|| ChainError::Corrupt(format!("block {n} of inference {id} missing")))?;
         let record = block
             .inference
             .get(i as usize)

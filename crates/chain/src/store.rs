@@ -214,10 +214,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a block, its indexes and its state changes in one transaction.
+    /// Writes a block (`encoded` is [`ChainBlock::encode`] of it), its indexes and its state changes in
+    /// one transaction.
     pub(crate) fn commit_block(
         &self,
-        block: &ChainBlock,
+        (block, encoded): (&ChainBlock, &[u8]),
         changed: &std::collections::BTreeMap<Address, Option<Account>>,
         cleared: &[Address],
         storage_changes: &[(Address, U256, U256)],
@@ -228,7 +229,7 @@ impl Store {
         let mut tx = self.db.begin_write()?;
         tx.set_durability(redb::Durability::Immediate)?;
         {
-            tx.open_table(BLOCKS)?.insert(number, block.encode().as_slice())?;
+            tx.open_table(BLOCKS)?.insert(number, encoded)?;
             tx.open_table(BLOCK_HASH)?.insert(block.hash.0, number)?;
             let mut txi = tx.open_table(TX_INDEX)?;
             for (i, h) in block.tx_hashes.iter().enumerate() {
