@@ -384,23 +384,20 @@ impl Ledger {
             return Err(LedgerError::RedelegateToSelf(from));
         }
         self.check_accepts_stake(to, delegator)?;
-        if let Some(until) = self
-            .redelegations
-            .entries
-            .values()
-            .filter(|e| e.delegator == delegator && e.to == from)
-            .map(|e| e.completion_height)
-            .max()
-        {
+        // One pass over the open redelegations: any into `from` (transitive), and the count out of it.
+        let (mut transitive, mut open) = (None, 0usize);
+        for e in self.redelegations.entries.values().filter(|e| e.delegator == delegator) {
+            if e.to == from {
+                transitive = transitive.max(Some(e.completion_height));
+            }
+            if e.from == from {
+                open += 1;
+            }
+        }
+        if let Some(until) = transitive {
             return Err(LedgerError::TransitiveRedelegation { delegator, staker: from, until });
         }
         let max = self.params.max_entries;
-        let open = self
-            .redelegations
-            .entries
-            .values()
-            .filter(|e| e.delegator == delegator && e.from == from)
-            .count();
         if open >= max as usize {
             return Err(LedgerError::TooManyEntries { delegator, staker: from, max });
         }
