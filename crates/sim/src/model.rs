@@ -290,7 +290,10 @@ impl<'a> Sim<'a> {
             .ledger
             .stakers()
             .filter(|(_, st)| st.is_active())
-            .map(|(a, st)| (*a, to_opg(st.tokens).max(1.0).powf(bias)))
+            // x^0 = 1: skip the power when there is no brand bias (the same weights, bit for bit).
+            .map(|(a, st)| {
+                (*a, if bias == 0.0 { 1.0 } else { to_opg(st.tokens).max(1.0).powf(bias) })
+            })
             .collect();
         let total: f64 = cands.iter().map(|c| c.1).sum();
         if cands.is_empty() || total <= 0.0 {
