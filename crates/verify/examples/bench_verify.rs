@@ -114,27 +114,30 @@ fn main() {
     let runtime = Runtime::new(RuntimeConfig::default());
     println!("engine {}", runtime.engine_id());
     println!(
-        "\n| model | steps | run ms | run + commitments ms | ratio |\n|---|---:|---:|---:|---:|"
+        "\n| model | steps | run ms | traced run ms (leaves) | ratio | execute ms (+ hashes, result id, tree) | ratio |\n|---|---:|---:|---:|---:|---:|---:|"
     );
     for stem in &stems {
         let (bytes, inputs) = fixture(stem);
         let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
         runtime.run(&model, &inputs).unwrap();
         execute(&runtime, &model, &inputs).unwrap();
-        let (mut plain, mut traced) = (vec![], vec![]);
+        let (mut plain, mut traced, mut leaves) = (vec![], vec![], vec![]);
         for _ in 0..runs {
             // Alternate so both see the same machine load.
             let t = Instant::now();
             runtime.run(&model, &inputs).unwrap();
             plain.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
+            std::hint::black_box(runtime.run_traced(&model, &inputs).unwrap());
+            leaves.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
             let e = execute(&runtime, &model, &inputs).unwrap();
             traced.push(t.elapsed().as_secs_f64() * 1e3);
             std::hint::black_box(e);
         }
         let steps = runtime.step_count(&model, &inputs).unwrap();
-        let (p, t) = (median(plain), median(traced));
-        println!("| {stem} | {steps} | {p:.3} | {t:.3} | {:.3} |", t / p);
+        let (p, t, l) = (median(plain), median(traced), median(leaves));
+        println!("| {stem} | {steps} | {p:.3} | {l:.3} | {:.3} | {t:.3} | {:.3} |", l / p, t / p);
     }
 
     println!(
