@@ -210,6 +210,25 @@ fn push_then_infer_matches_onnxruntime() {
     });
     assert_eq!(served["resultId"], by_name["resultId"], "{served}");
 
+    // It comes with a receipt, served again by job number, that `ogn verify` checks and re-executes.
+    let job = served["receipt"]["job"].as_u64().expect("a receipt with a job number");
+    let again: Value = rt.block_on(async {
+        let url = format!("{}/api/v0/receipts/{job}", net.url);
+        reqwest::get(url).await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(again, served["receipt"]);
+    assert_eq!(again["result_id"], by_name["resultId"]);
+    let receipt_file = net.data_dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, serde_json::to_vec(&again).unwrap()).unwrap();
+    let checked = net.ok(&[
+        "verify",
+        receipt_file.to_str().unwrap(),
+        "--input",
+        input_file.to_str().unwrap(),
+        "--reexecute",
+    ]);
+    assert!(checked.contains("same outputs"), "{checked}");
+
     // Text mode names the outputs and the result id.
     let text = net.ok(&["infer", &cid, "--input", input_file.to_str().unwrap()]);
     assert!(text.contains(&format!("result  {}", by_name["resultId"].as_str().unwrap())), "{text}");
@@ -299,7 +318,7 @@ fn prove_then_verify_an_int8_model() {
 }
 
 #[test]
-fn prove_then_verify_lenet() {
+fn prove_then_verify_lenet_and_the_1m_parameter_mlp() {
     let net = Devnet::start();
     let lenet = fixture("models/lenet_int8.onnx");
     let (input, _) = reference("lenet_int8");
@@ -324,6 +343,19 @@ fn prove_then_verify_lenet() {
     let err =
         net.fails(&["verify-proof", proof.to_str().unwrap(), "--model", mlp.to_str().unwrap()]);
     assert!(err.contains("different model"), "{err}");
+
+    // The MLP 784-1024-256-10 (1M parameters) on the first row of the MLP input.
+    let big = fixture("models/mlp_1m_int8.onnx");
+    let big = big.to_str().unwrap();
+    let (input, _) = reference("mlp");
+    let values = input["input"]["values"].as_array().unwrap()[..784].to_vec();
+    let row = serde_json::json!({ "input": { "shape": [1, 784], "values": values } });
+    let row_file = net.data_dir.path().join("row.json");
+    std::fs::write(&row_file, serde_json::to_vec(&row).unwrap()).unwrap();
+    let proof = net.data_dir.path().join("big-proof.json");
+    net.ok(&["prove", big, "--input", row_file.to_str().unwrap(), "-o", proof.to_str().unwrap()]);
+    let out = net.ok(&["verify-proof", proof.to_str().unwrap(), "--model", big]);
+    assert!(out.contains("valid"), "{out}");
 }
 
 #[test]
