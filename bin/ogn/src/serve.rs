@@ -92,7 +92,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
     }
     let hub = open_hub(&dir.join("hub"), &args.serve).await?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default()));
-    let oracle: Arc<dyn InferenceOracle> =
+    let resolver =
         Arc::new(HubOracle::new(hub.clone(), runtime.clone(), tokio::runtime::Handle::current()));
     let config = ChainConfig {
         chain_id: args.chain_id,
@@ -108,13 +108,26 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
         },
         ..ChainConfig::default()
     };
-    let chain_oracle = oracle.clone();
+    let chain_oracle: Arc<dyn InferenceOracle> = resolver.clone();
     let chain = tokio::task::spawn_blocking(move || Chain::open(config, Some(chain_oracle)))
         .await
         .context("opening the chain")?
         .with_context(|| format!("opening the chain in {}", dir.join("chain").display()))?;
 
-    let node = Arc::new(Node { oracle });
+    let node = Arc::new(Node {
+        resolver,
+        hub: hub.clone(),
+        runtime: runtime.clone(),
+        signer: settings.signer()?,
+        chain_id: args.chain_id,
+        // Jobs served by the node are numbered from the start time, so numbers stay unique across restarts.
+        next_job: std::sync::atomic::AtomicU64::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_millis() as u64),
+        ),
+        receipts: Default::default(),
+    });
     let app = ogn_rpc::router(chain.clone(), hub, &ogn_rpc::RpcConfig::default())
         .merge(node_router(node));
     let listener = bind(args.serve.listen).await?;
@@ -189,9 +202,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// What the devnet's inference endpoint needs.
+/// What the devnet's inference endpoints need. With no operator registered the node serves each job itself:
+/// it runs the model with per-layer evidence and signs a VANILLA receipt with its key.
 struct Node {
-    oracle: Arc<dyn InferenceOracle>,
+    resolver: Arc<HubOracle>,
+    hub: Arc<Hub>,
+    runtime: Arc<Runtime>,
+    signer: alloy::signers::local::PrivateKeySigner,
+    chain_id: u64,
+    next_job: std::sync::atomic::AtomicU64,
+    receipts: parking_lot::Mutex<std::collections::HashMap<u64, ogn_verify::Receipt>>,
 }
 
 /// Body of `POST /api/v0/infer`.
@@ -204,6 +224,7 @@ struct InferRequest {
 fn node_router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/api/v0/infer", post(infer_handler))
+        .route("/api/v0/receipts/{job}", axum::routing::get(receipt_handler))
         .layer(DefaultBodyLimit::max(64 << 20))
         .with_state(node)
 }
@@ -220,19 +241,48 @@ async fn infer_handler(
         Ok(t) => t,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("input: {e}")),
     };
+    let handle = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
-        let out = node.oracle.run(&request.model, &inputs)?;
-        Ok::<_, String>(Inference {
-            model: out.model_cid,
-            engine_id: out.engine_id,
+        let cid = node.resolver.resolve(&request.model)?;
+        let bytes = handle
+            .block_on(node.hub.blobs().get(&cid))
+            .map_err(|e| format!("model {cid} could not be read: {e}"))?;
+        let model = node.runtime.load(&cid, &bytes).map_err(|e| format!("model {cid}: {e}"))?;
+        let exec =
+            ogn_verify::execute(&node.runtime, &model, &inputs).map_err(|e| e.to_string())?;
+        let job = node.next_job.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let receipt =
+            ogn_verify::Receipt::self_served(&node.signer, node.chain_id, job, cid, &exec, 0);
+        node.receipts.lock().insert(job, receipt.clone());
+        let inference = Inference {
+            model: cid,
+            engine_id: exec.engine_id.clone(),
             inputs,
-            outputs: out.outputs,
-        })
+            outputs: exec.outputs,
+        };
+        Ok::<_, String>((inference, receipt))
     })
     .await;
+    let result = result.map(|r| {
+        r.map(|(inference, receipt)| {
+            let mut body = inference.to_json();
+            body["receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
+            body
+        })
+    });
     match result {
-        Ok(Ok(inference)) => Json(inference.to_json()).into_response(),
+        Ok(Ok(body)) => Json(body).into_response(),
         Ok(Err(reason)) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn receipt_handler(
+    State(node): State<Arc<Node>>,
+    axum::extract::Path(job): axum::extract::Path<u64>,
+) -> Response {
+    match node.receipts.lock().get(&job) {
+        Some(r) => Json(r).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no receipt for job {job}")),
     }
 }

@@ -48,7 +48,8 @@ impl HubOracle {
         Self { hub, runtime, handle }
     }
 
-    fn resolve(&self, model: &str) -> Result<ModelCid, String> {
+    /// The model file a reference names: a CID, or `name@version` with exactly one `.onnx` file.
+    pub fn resolve(&self, model: &str) -> Result<ModelCid, String> {
         let resolved = self
             .handle
             .block_on(self.hub.resolve(model))
