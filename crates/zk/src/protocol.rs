@@ -18,10 +18,12 @@ use crate::sumcheck::{self, SumcheckProof};
 
 /// Largest batch a proof may carry.
 pub const MAX_BATCH: usize = 1 << 16;
-/// Version byte in front of encoded proofs and commitments.
-const VERSION: u8 = 1;
+/// Version byte in front of encoded proofs and commitments. Version 2: convolution and pooling
+/// stages, and the WHIR rate schedule of [`pcs::RATE_STEP`]; version 1 (dense layers only, rate
+/// lowered 3 bits per round) is refused.
+const VERSION: u8 = 2;
 /// Domain separator absorbed first into every transcript.
-const DOMAIN: &[u8] = b"ogn-zk/mlp-sumcheck-whir/v1";
+const DOMAIN: &[u8] = b"ogn-zk/sumcheck-whir/v2";
 
 /// The public commitment to a model: every parameter except the weights, plus the WHIR root of the
 /// weights. Its [`ModelCommitment::id`] names the model in proofs.

@@ -128,3 +128,18 @@ fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
     // Overwritten bytes inside field elements still decode: the verifier itself saw many.
     assert!(decoded >= 30, "only {decoded} mutated proofs decoded");
 }
+
+#[test]
+fn other_versions_are_refused() {
+    let committed = CommittedModel::new(&model()).unwrap();
+    let input: Vec<i8> = (0..24).map(|i| (i * 7 % 100) as i8).collect();
+    let (_, proof) = committed.prove(&input).unwrap();
+    let mut bytes = proof.to_bytes();
+    let mut commitment = committed.commitment().to_bytes();
+    for version in [0u8, 1, 3, 255] {
+        bytes[0] = version;
+        commitment[0] = version;
+        assert!(Proof::from_bytes(&bytes).is_err(), "proof version {version}");
+        assert!(ModelCommitment::from_bytes(&commitment).is_err(), "commitment version {version}");
+    }
+}
