@@ -68,6 +68,10 @@ pub const SUGGESTED_TIP: u128 = 1_000_000_000;
 /// Longest an auto-mined block waits for more transactions (see [`Chain::mine_waiting`]).
 const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(2);
 
+/// How many recent blocks [`Chain::mine_waiting`] looks back at to decide how many transactions to
+/// wait for: their largest count, so one block that missed some senders does not shrink the next.
+const GROUP_COMMIT_WINDOW: usize = 4;
+
 /// A funded development account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevAccount {
@@ -274,8 +278,8 @@ struct Inner {
     logs: broadcast::Sender<RpcLog>,
     miner: Arc<MinerSignal>,
     recent: Mutex<Recent>,
-    /// Transactions in the last auto-mined block (see [`Chain::mine_waiting`]).
-    last_block_txs: std::sync::atomic::AtomicUsize,
+    /// Transactions in each of the last auto-mined blocks, newest last (see [`Chain::mine_waiting`]).
+    last_block_txs: Mutex<[usize; GROUP_COMMIT_WINDOW]>,
 }
 
 impl Drop for Inner {
@@ -1021,14 +1025,15 @@ impl Chain {
     /// goes into the next block, so transactions that arrive while a block is being executed and
     /// written share the one after it (one state root, one system call pair, one fsync).
     ///
-    /// Group commit: when fewer transactions wait than the last block held, the producer waits (at
-    /// most [`GROUP_COMMIT_WAIT`]) for the others, since concurrent senders whose transactions were
-    /// in the last block usually send their next one right away. A lone sender (blocks of one) never
-    /// waits.
+    /// Group commit: when fewer transactions wait than the largest of the last few blocks held, the
+    /// producer waits (at most [`GROUP_COMMIT_WAIT`]) for the others, since concurrent senders whose
+    /// transactions were in a recent block usually send their next one right away. A lone sender
+    /// (blocks of one) never waits.
     fn mine_waiting(&self) {
         let _guard = self.inner.mine_lock.lock();
-        let mut last = self.inner.last_block_txs.load(Ordering::Relaxed);
+        let mut sizes = *self.inner.last_block_txs.lock();
         loop {
+            let last = sizes.iter().copied().max().unwrap_or_default();
             let waiting = self.inner.pool.lock().txs.len();
             if waiting == 0 {
                 return;
@@ -1041,7 +1046,10 @@ impl Chain {
             }
             match self.mine_locked() {
                 Ok(0) => return, // nothing could be included: wait for the next transaction
-                Ok(n) => last = n,
+                Ok(n) => {
+                    sizes.rotate_left(1);
+                    sizes[GROUP_COMMIT_WINDOW - 1] = n;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "block production failed");
                     let mut pool = self.inner.pool.lock();
@@ -1051,7 +1059,7 @@ impl Chain {
                     return;
                 }
             }
-            self.inner.last_block_txs.store(last, Ordering::Relaxed);
+            *self.inner.last_block_txs.lock() = sizes;
         }
     }
 
