@@ -95,6 +95,20 @@ pub struct RewardPool {
 }
 
 /// A delegation's unpaid rewards per source (rounded down).
+/// Settles one delegation against its staker's reward pool: the pending rewards leave the pool's
+/// `outstanding` (into `paid`) and the delegation's snapshot moves to the current ratios. The caller pays
+/// the amounts out ([`Ledger::pay_out`]).
+pub(crate) fn settle_pair(staker: &mut Staker, delegation: &mut Delegation) -> BySource {
+    let amounts = pending(staker, delegation);
+    delegation.snapshot = staker.rewards.ratio;
+    let total = amounts.total();
+    if total > 0 {
+        staker.rewards.outstanding -= total;
+        staker.rewards.paid += total;
+    }
+    amounts
+}
+
 pub(crate) fn pending(staker: &Staker, delegation: &Delegation) -> BySource {
     let mut out = BySource::default();
     for src in RewardSource::ALL {
@@ -190,14 +204,18 @@ impl Ledger {
         let Some(staker) = self.stakers.get_mut(&staker_addr) else {
             return Some(BySource::default());
         };
-        let amounts = pending(staker, delegation);
-        delegation.snapshot = staker.rewards.ratio;
+        let amounts = settle_pair(staker, delegation);
+        self.pay_out(delegator, staker_addr, amounts);
+        Some(amounts)
+    }
+
+    /// Pays what [`settle_pair`] took from a staker's rewards: to the stOPG buffer or the delegator's balance,
+    /// with the statistics and the event. Nothing happens for zero.
+    pub(crate) fn pay_out(&mut self, delegator: Address, staker_addr: Address, amounts: BySource) {
         let total = amounts.total();
         if total == 0 {
-            return Some(amounts);
+            return;
         }
-        staker.rewards.outstanding -= total;
-        staker.rewards.paid += total;
         if delegator == Address::LST_POOL {
             self.pools.lst_buffer += total;
         } else {
@@ -207,7 +225,6 @@ impl Ledger {
             *self.stats.rewards_paid.get_mut(src) += amounts.get(src);
         }
         self.events.push(Event::RewardsWithdrawn { delegator, staker: staker_addr, amounts });
-        Some(amounts)
     }
 
     /// Sends what is left of a staker's rewards to the dust account once it has no shares.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Ledger, LedgerError,
     address::Address,
-    distribution::pending,
+    distribution::{pending, settle_pair},
     event::Event,
     math::{mul_div, mul_div_ceil},
     staking::Delegation,
@@ -80,6 +80,18 @@ fn pool_delegation(map: &BTreeMap<Address, Delegation>) -> Option<&Delegation> {
         Some((k, d)) if *k == Address::LST_POOL => Some(d),
         Some((k, _)) if *k < Address::LST_POOL => None,
         _ => map.get(&Address::LST_POOL),
+    }
+}
+
+/// [`pool_delegation`], mutable.
+fn pool_delegation_mut(map: &mut BTreeMap<Address, Delegation>) -> Option<&mut Delegation> {
+    let last = *map.last_key_value()?.0;
+    if last == Address::LST_POOL {
+        map.last_entry().map(std::collections::btree_map::OccupiedEntry::into_mut)
+    } else if last < Address::LST_POOL {
+        None
+    } else {
+        map.get_mut(&Address::LST_POOL)
     }
 }
 
@@ -143,14 +155,19 @@ impl Ledger {
 
     /// Settles the pool's rewards from every staker into the buffer. O(stakers).
     fn harvest(&mut self) {
-        let stakers: Vec<Address> = self
-            .delegations
-            .iter()
-            .filter(|(_, m)| pool_delegation(m).is_some())
-            .map(|(s, _)| *s)
-            .collect();
-        for s in stakers {
-            self.settle_rewards(Address::LST_POOL, s);
+        // Settle every pool delegation in one walk over the delegation maps (staker order), then pay out in
+        // the same order: the same buffer, statistics and events as settling them one by one.
+        let mut paid = Vec::new();
+        for (addr, map) in &mut self.delegations {
+            if let (Some(d), Some(s)) = (pool_delegation_mut(map), self.stakers.get_mut(addr)) {
+                let amounts = settle_pair(s, d);
+                if amounts.total() > 0 {
+                    paid.push((*addr, amounts));
+                }
+            }
+        }
+        for (staker, amounts) in paid {
+            self.pay_out(Address::LST_POOL, staker, amounts);
         }
     }
 
