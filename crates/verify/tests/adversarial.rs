@@ -5,9 +5,7 @@
 //! correct outputs with a wrong layer commitment; one that cheats and then goes silent in the dispute;
 //! lazy verifiers that approve what they are shown; colluders that copy each other's wrong results.
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256};
@@ -40,15 +38,12 @@ enum Behavior {
     Colluder,
 }
 
-type Shared = Rc<RefCell<HashMap<u64, (B256, Vec<B256>, B256)>>>;
-
 struct Actor {
     signer: PrivateKeySigner,
     behavior: Behavior,
     cheat_ppm: u64,
     rng: u64,
     runs: HashMap<u64, (RunEvidence, bool)>,
-    collusion: Shared,
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -109,14 +104,8 @@ impl Participant for Actor {
                 self.claim(job, &exec, fake, &outputs)
             }
             Behavior::Perturb if cheat => self.claim(job, &exec, leaves, &perturbed(&exec.outputs)),
-            Behavior::Colluder => {
-                let shared = self.collusion.borrow().get(&job.id).cloned();
-                let _ = shared;
-                self.collusion
-                    .borrow_mut()
-                    .insert(job.id, (exec.output_hash, leaves.clone(), exec.input_hash));
-                self.claim(job, &exec, leaves, &perturbed(&exec.outputs))
-            }
+            // Colluders agree on one wrong result (the same deterministic perturbation), as if they shared it.
+            Behavior::Colluder => self.claim(job, &exec, leaves, &perturbed(&exec.outputs)),
             Behavior::WrongCommitment if cheat => {
                 let mut fake = leaves;
                 let k = (splitmix(&mut self.rng) as usize) % fake.len();
@@ -233,7 +222,6 @@ fn network<'r>(
     balances.push((ogn_ledger::Address(REQUESTER.0.0), 1_000_000 * OPG));
     let mut ledger = Ledger::new(params(), balances).unwrap();
     ledger.begin_block(1).unwrap();
-    let collusion: Shared = Default::default();
     let mut who = Vec::new();
     for (s, a) in signers.iter().zip(actors) {
         ledger
@@ -259,7 +247,6 @@ fn network<'r>(
             cheat_ppm: a.1,
             rng: seed ^ (i as u64 * 0x1234_5678),
             runs: HashMap::new(),
-            collusion: collusion.clone(),
         }));
     }
     (net, who)
@@ -277,8 +264,10 @@ fn job(w: &World, id: u64, mode: Mode, rng: &mut impl Rng) -> Job {
     }
 }
 
-/// Unjails every jailed participant whose term is over (cheaters come back for more).
-fn unjail_all(net: &mut Network<'_>, who: &[(Address, Behavior)]) {
+/// Moves two blocks on and unjails every participant whose term is over (cheaters come back for more).
+fn next_block(net: &mut Network<'_>, who: &[(Address, Behavior)]) {
+    let h = net.height() + 2;
+    net.advance_to(h).unwrap();
     for (a, _) in who {
         let _ = net.ledger.unjail(ogn_ledger::Address(a.0.0));
     }
@@ -368,9 +357,7 @@ fn run_mixed(seed: u64, jobs: u64) -> Tally {
                 r.check().expect("every receipt checks offline");
             }
             net.ledger.check_invariants().expect("ledger invariants");
-            let h = net.height() + 2;
-            net.advance_to(h).unwrap();
-            unjail_all(&mut net, &who);
+            next_block(&mut net, &who);
         }
         t
     })
@@ -428,9 +415,7 @@ fn sampling_catches_wrong_results_at_rate_p() {
                     wrong += 1;
                     caught += u64::from(slashed.contains(&cheater));
                 }
-                let h = net.height() + 2;
-                net.advance_to(h).unwrap();
-                unjail_all(&mut net, &who);
+                next_block(&mut net, &who);
             }
             (wrong, caught, honest_slashed, p)
         });
@@ -484,9 +469,7 @@ fn lazy_verifiers_are_caught_by_decoys_and_colluding_replicas_by_an_honest_one()
             } else {
                 honest_caught += u64::from(r.caught);
             }
-            let h = net.height() + 2;
-            net.advance_to(h).unwrap();
-            unjail_all(&mut net, &who);
+            next_block(&mut net, &who);
         }
         println!("decoys: lazy verifiers caught on {lazy_caught} of {lazy_tasks} tasks; honest on {honest_caught}");
         assert!(lazy_tasks > 300);
@@ -510,9 +493,7 @@ fn lazy_verifiers_are_caught_by_decoys_and_colluding_replicas_by_an_honest_one()
                 colluders_caught += u64::from(in_job.iter().all(|a| slashed.contains(a)));
             }
             net.ledger.check_invariants().expect("ledger invariants");
-            let h = net.height() + 2;
-            net.advance_to(h).unwrap();
-            unjail_all(&mut net, &who);
+            next_block(&mut net, &who);
         }
         println!("colluding replicas: caught in {colluders_caught} of {with_honest} jobs");
         assert!(with_honest > 500);
