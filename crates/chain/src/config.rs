@@ -37,7 +37,8 @@ pub const DEFAULT_INFERENCE_HUB: Address = address!("8383C9bD7462F12Eb996DD02F78
 pub enum MiningMode {
     /// A block as soon as a transaction is accepted: every transaction waiting at that moment goes into
     /// it, so a lone sender gets one block per transaction (like anvil) and concurrent senders share
-    /// blocks. `send_raw_transaction` returns once the block is committed.
+    /// blocks (a block producer thread; when recent blocks held more transactions than are waiting, it
+    /// waits up to 2 ms for the others). `send_raw_transaction` returns once the block is committed.
     Auto,
     /// A block every interval (empty blocks included); transactions wait in the pool until then.
     Interval(Duration),
