@@ -35,6 +35,11 @@
 //! `execute_block` + `commit_block` (or `import_block` for a block with a known header). A node replaying
 //! the chain from genesis needs no model: the records are part of the block.
 //!
+//! A single-node devnet in auto-mining mode ([`MiningMode::Auto`]) takes a shortcut with the same result: a
+//! block-producer thread takes every pending transaction and builds and executes the block in one pass
+//! (running `execute_block` on that proposal gives the same header), then commits it; senders wait for
+//! their block on their own channel.
+//!
 //! # Block format
 //! The header is Ethereum's (London fields; `base_fee_per_gas` set, no withdrawals or blob fields):
 //! `state_root` is the Merkle-Patricia state root (see [`state`](crate) docs in `state.rs`),
