@@ -1354,7 +1354,7 @@ impl Chain {
         let header = Header {
             parent_hash: core.head_hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: Address::ZERO,
+            beneficiary: STAKING_PRECOMPILE,
             state_root,
             transactions_root: calculate_transaction_root(&envelopes),
             receipts_root: calculate_receipt_root(&receipt_envelopes),

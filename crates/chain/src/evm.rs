@@ -145,7 +145,7 @@ pub(crate) fn transact<'a, DB: Database>(
     cfg.tx_chain_id_check = true;
     let block_env = BlockEnv {
         number: U256::from(block.number),
-        beneficiary: Address::ZERO,
+        beneficiary: crate::staking::STAKING_PRECOMPILE,
         timestamp: U256::from(block.timestamp),
         gas_limit: block.gas_limit,
         basefee: block.base_fee,

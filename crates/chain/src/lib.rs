@@ -44,7 +44,8 @@
 //! The header is Ethereum's (London fields; `base_fee_per_gas` set, no withdrawals or blob fields):
 //! `state_root` is the Merkle-Patricia state root (see [`state`](crate) docs in `state.rs`),
 //! `extra_data` the 32-byte [`inference::records_root`], `mix_hash` = `keccak256(parent hash)` (the
-//! PREVRANDAO value), beneficiary zero (fees of the base fee are burnt, tips go to the zero address).
+//! PREVRANDAO value), beneficiary the staking precompile (the base fee is burnt; tips go to the ledger as
+//! transaction fees, see `staking.rs`).
 //! The stored block ([`ChainBlock`]) adds the EIP-2718 transactions, senders, records and receipts.
 //!
 //! # Genesis and defaults

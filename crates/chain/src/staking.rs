@@ -27,8 +27,13 @@
 //! [`SYSTEM_ADDRESS`], no gas charged to anyone, not part of the block's gas): `systemBlock(n, false)`
 //! runs [`Ledger::begin_block`] (matured unbonding is paid out, emissions released), `systemBlock(n,
 //! true)` runs [`Ledger::end_block`] (rewards distributed by stake). Both are deterministic parts of
-//! block execution, so every node computes the same state root. Transaction fees stay with the EVM
-//! (base fee burned, tip to the zero beneficiary); they are not fed into the ledger.
+//! block execution, so every node computes the same state root.
+//!
+//! # Transaction fees
+//! The base fee is burned by the EVM. Tips go to the block's beneficiary, which is this precompile; the
+//! end-of-block call hands them to the ledger as transaction fees (to the active validator with the most stake
+//! and its delegators, or, with none, to the fee collector) before it distributes rewards, so `pendingRewards`
+//! and `networkStats` show yield from transaction fees.
 //!
 //! # Errors
 //! Every refusal reverts with Solidity's `Error(string)` carrying the ledger's reason (for example
@@ -437,6 +442,40 @@ fn network_stats(ledger: &Ledger) -> (U256, U256, U256, U256, U256, u64, u64) {
     )
 }
 
+/// Feeds the block's transaction tips into the ledger, before its end-of-block distribution.
+///
+/// Blocks name the precompile as beneficiary, so tips land on its EVM balance, which otherwise always equals
+/// `ledger supply − bridge balance` after a call ([`settle`]). The excess is this block's tips: it leaves the
+/// bridge in the ledger as a transaction fee — a tip to the active validator with the most stake (lowest
+/// address on a tie), paid to it and its delegators like any reward; with no active validator, as base fee
+/// (part burned, the rest to the fee collector).
+fn collect_tips<J: JournalTr>(journal: &mut J, ledger: &mut Ledger) -> Result<(), String> {
+    let balance = {
+        let account = journal
+            .load_account_mut(STAKING_PRECOMPILE)
+            .map_err(|e| format!("staking: account load failed: {e}"))?;
+        *account.data.balance()
+    };
+    let held = ledger
+        .total_supply()
+        .checked_sub(ledger.balance(BRIDGE))
+        .ok_or("staking: bridge float exceeds the supply")?;
+    let Some(tips) = balance.checked_sub(U256::from(held)).filter(|t| !t.is_zero()) else {
+        return Ok(());
+    };
+    let tips = u128::try_from(tips).map_err(|_| "staking: tips exceed 128 bits")?;
+    let proposer = ledger
+        .stakers()
+        .filter(|(_, s)| s.role == Role::Validator && s.is_active())
+        .max_by(|(a, x), (b, y)| x.tokens.cmp(&y.tokens).then(b.cmp(a)))
+        .map(|(a, _)| *a);
+    match proposer {
+        Some(p) => ledger.pay_tx_fee(BRIDGE, 0, tips, p),
+        None => ledger.pay_tx_fee(BRIDGE, tips, 0, BRIDGE),
+    }
+    .map_err(|e| format!("staking: tips: {e}"))
+}
+
 /// Runs one call to the precompile.
 pub(crate) fn run<CTX: ContextTr>(
     context: &mut CTX,
@@ -469,6 +508,12 @@ pub(crate) fn run<CTX: ContextTr>(
     let journal = context.journal_mut();
     let (mut ledger, old) = load(journal)?;
     let read_gas = BASE_GAS + WORD_READ_GAS * old.len() as u64;
+    if inputs.caller == SYSTEM_ADDRESS
+        && input.get(..4) == Some(IStaking::systemBlockCall::SELECTOR.as_slice())
+        && IStaking::systemBlockCall::abi_decode(&input).is_ok_and(|c| c.end)
+    {
+        collect_tips(journal, &mut ledger)?;
+    }
     match dispatch(&mut ledger, inputs.caller, value, &input) {
         Err(reason) => Ok(revert(&reason, read_gas)),
         Ok(Action::View(out)) => Ok(finish(InstructionResult::Return, out, read_gas)),

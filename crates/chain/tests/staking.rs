@@ -145,9 +145,12 @@ fn stake_delegate_earn_withdraw_and_unbond() {
     assert!(pending.emissions > U256::ZERO);
     assert_eq!(pending.inferenceFees, U256::ZERO);
     let stats = view(&chain, IStaking::networkStatsCall {});
+    assert!(pending.txFees > U256::ZERO, "a share of the tips paid since delegating");
     assert_eq!(stats.totalBonded, opg(1_500));
-    assert_eq!(stats.subsidyRatioPpm, U256::from(1_000_000u64), "all rewards come from emissions");
-    assert_eq!(stats.feeYieldPpm, U256::ZERO);
+    // Emissions pay nearly everything; the transactions' tips are the rest.
+    assert!(stats.subsidyRatioPpm < U256::from(1_000_000u64), "{}", stats.subsidyRatioPpm);
+    assert!(stats.subsidyRatioPpm > U256::from(990_000u64), "{}", stats.subsidyRatioPpm);
+    assert!(stats.feeYieldPpm > U256::ZERO);
     assert!(stats.nominalYieldPpm > U256::ZERO);
 
     // Withdrawing in the next block pays exactly what was pending at the head.
@@ -155,7 +158,10 @@ fn stake_delegate_earn_withdraw_and_unbond() {
     let r =
         send(&chain, &bob, IStaking::withdrawRewardsCall { staker: alice.address() }, U256::ZERO);
     assert!(r.status());
-    assert_eq!(balance(&chain, bob.address()), before - fee(&r) + pending.emissions);
+    assert_eq!(
+        balance(&chain, bob.address()),
+        before - fee(&r) + pending.emissions + pending.txFees
+    );
     check_backing(&chain);
 
     // Undelegation pays out after the unbonding period, at a block boundary.
@@ -195,6 +201,47 @@ fn stake_delegate_earn_withdraw_and_unbond() {
     let list = view(&chain, IStaking::stakersCall {});
     assert_eq!(list.len(), 2);
     check_backing(&chain);
+}
+
+#[test]
+fn transaction_tips_become_rewards_of_the_validators_and_their_delegators() {
+    let chain = Chain::open(staking_config(None), None).unwrap();
+    let (alice, bob) = (signer(0), signer(1));
+    let mut receipts = vec![];
+    // Before any validator exists, tips go to the fee collector as base fee (part burned).
+    let nonce = chain.nonce(bob.address(), BlockId::pending()).unwrap();
+    let tx = eip1559(nonce, TxKind::Call(CHARLIE), opg(1), Bytes::new(), 21_000);
+    let first =
+        chain.receipt(chain.send_raw_transaction(&raw(&bob, tx)).unwrap()).unwrap().unwrap();
+    check_backing(&chain);
+    receipts.push(send(
+        &chain,
+        &alice,
+        IStaking::createValidatorCall { commissionPpm: 100_000 },
+        opg(1_000),
+    ));
+    for _ in 0..3 {
+        let nonce = chain.nonce(bob.address(), BlockId::pending()).unwrap();
+        let tx = eip1559(nonce, TxKind::Call(CHARLIE), opg(1), Bytes::new(), 21_000);
+        let hash = chain.send_raw_transaction(&raw(&bob, tx)).unwrap();
+        receipts.push(chain.receipt(hash).unwrap().unwrap());
+        check_backing(&chain);
+    }
+    // Every tip (1 gwei per gas: the base fee stays under max fee − tip) reached the ledger, exactly.
+    let tip = |r: &TransactionReceipt| {
+        assert!(r.effective_gas_price < 3 * GWEI);
+        u128::from(r.gas_used) * GWEI
+    };
+    let stats = chain.staking_ledger().unwrap().stats().clone();
+    assert_eq!(stats.tips, receipts.iter().map(tip).sum::<u128>());
+    assert_eq!(stats.base_fees, tip(&first));
+    // Alice, the only validator, earned them: commission to her balance, the rest pending as tx fees.
+    let pending = view(
+        &chain,
+        IStaking::pendingRewardsCall { delegator: alice.address(), staker: alice.address() },
+    );
+    assert!(pending.txFees > U256::ZERO);
+    assert!(view(&chain, IStaking::networkStatsCall {}).feeYieldPpm > U256::ZERO);
 }
 
 #[test]
