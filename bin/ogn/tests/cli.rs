@@ -433,6 +433,21 @@ fn a_dev_account_registers_a_validator_on_the_devnet() {
     // The ledger's own reason reaches the user, and nothing is sent.
     let err = net.fails(&["stake", "2000", "--as", "validator", "--commission-ppm", "900000"]);
     assert!(err.to_lowercase().contains("commission") || err.contains("already"), "{err}");
+
+    // REST shows the same validator and the network's figures; the registration's tip was paid to the
+    // validator as a transaction fee.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let staking: Value = rt.block_on(async {
+        let url = format!("{}/v1/staking", net.url);
+        reqwest::get(url).await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(staking["totalBonded"], "2000000000000000000000", "{staking}");
+    assert_eq!(staking["stakers"][0]["address"], "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+    assert_eq!(staking["stakers"][0]["role"], "validator");
+    assert_eq!(staking["stakers"][0]["commissionPpm"], 100_000);
+    assert_ne!(staking["rewardsAllocated"]["txFees"], "0", "{staking}");
+    assert!(staking["subsidyRatioPpm"].as_u64().unwrap() < 1_000_000, "{staking}");
+    assert!(staking["incentiveRunwayBlocks"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -416,7 +416,7 @@ fn dispatch(
 /// Yields are annualized over the ledger's life: rewards allocated per block × blocks per year ÷ total
 /// bonded; the fee yield counts inference and transaction fees only; the subsidy ratio is the share of
 /// rewards paid by emissions; the runway is the number of blocks until the incentive pool halves.
-fn network_stats(ledger: &Ledger) -> (U256, U256, U256, U256, U256, u64, u64) {
+pub fn network_stats(ledger: &Ledger) -> (U256, U256, U256, U256, U256, u64, u64) {
     let bonded = ledger.total_bonded();
     let stats = ledger.stats();
     let alloc = &stats.rewards_allocated;

@@ -12,6 +12,11 @@
 //! - `GET /artela-network/artela-rollkit/inference/tx/{id}`: the same output in OpenGradient's shape
 //!   ([`sdk`]).
 //! - `GET /metrics`: Prometheus text ([`crate::metrics`]).
+//! - `GET /v1/staking`: the staking figures a delegator asks about, at the head — network-wide (total bonded,
+//!   nominal yield, **yield from fees alone**, subsidy ratio, incentive pool and its runway, stOPG rate and
+//!   exit queue) and per validator/operator (stake, commission, jailed, delegators, rewards allocated by
+//!   source). The same numbers as the staking precompile's `networkStats` / `stakerInfo` views; amounts in wei
+//!   as decimal strings, rates in parts per million.
 //!
 //! Errors are `{"error": "<what is wrong>"}` with 400 (malformed id), 404 (unknown id, or an inference that
 //! failed and has no output, for the SDK path), 500 (storage) or 503 (metrics recorder unavailable).
@@ -43,6 +48,7 @@ pub fn router(chain: Chain, metrics: Option<PrometheusHandle>) -> Router {
         .route("/v1/inference/{id}", get(inference))
         .route(SDK_RESULT_PATH, get(sdk_inference))
         .route("/metrics", get(prometheus))
+        .route("/v1/staking", get(staking))
         .with_state(RestState { chain, metrics })
 }
 
@@ -146,6 +152,54 @@ async fn prometheus(State(st): State<RestState>) -> Response {
     handle.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
         .into_response()
+}
+
+async fn staking(State(state): State<RestState>) -> Result<Json<Value>, RestError> {
+    let ledger = state
+        .chain
+        .staking_ledger()
+        .map_err(|e| RestError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (bonded, nominal, fee, subsidy, pool, runway, height) =
+        ogn_chain::staking::network_stats(&ledger);
+    let rate = ledger.lst_rate();
+    let queue = ledger.lst_exit_queue();
+    let stakers: Vec<Value> = ledger
+        .stakers()
+        .map(|(address, s)| {
+            json!({
+                "address": address.to_string(),
+                "role": if s.role == ogn_chain::ogn_ledger::Role::Operator { "operator" } else { "validator" },
+                "tokens": s.tokens.to_string(),
+                "commissionPpm": s.commission_ppm,
+                "jailed": !s.is_active(),
+                "delegators": ledger.delegator_count(*address),
+            })
+        })
+        .collect();
+    let alloc = &ledger.stats().rewards_allocated;
+    Ok(Json(json!({
+        "height": height,
+        "totalBonded": bonded.to_string(),
+        "nominalYieldPpm": nominal.saturating_to::<u64>(),
+        "feeYieldPpm": fee.saturating_to::<u64>(),
+        "subsidyRatioPpm": subsidy.saturating_to::<u64>(),
+        "rewardsAllocated": {
+            "inferenceFees": alloc.inference_fees.to_string(),
+            "emissions": alloc.emissions.to_string(),
+            "txFees": alloc.tx_fees.to_string(),
+        },
+        "incentivePool": pool.to_string(),
+        "incentiveRunwayBlocks": runway,
+        "stOpg": {
+            "opg": rate.opg.to_string(),
+            "stOpg": rate.st_opg.to_string(),
+            "opgPerStOpgE18": rate.per_st_opg_e18().to_string(),
+            "exitQueueEntries": queue.entries,
+            "exitQueueAmount": queue.amount.to_string(),
+            "expectedExitHeight": queue.expected_exit_height,
+        },
+        "stakers": stakers,
+    })))
 }
 
 #[cfg(test)]
