@@ -237,7 +237,15 @@ pub(crate) fn handle_call(
             );
         }
         other => {
-            return revert(format!("unknown inference mode {other} (VANILLA=0, ZKML=1, TEE=2)"));
+            // ogn's extended modes (SAMPLING, REPLICAS k: see `ogn_verify::mode`) need bonded operators to
+            // execute and verify; this node serves every job itself.
+            return revert(match ogn_verify::Mode::from_byte(other) {
+                Ok(m) => format!(
+                    "inference mode {m} (byte {other}) needs registered inference operators; this network \
+                     serves VANILLA (0) until they join"
+                ),
+                Err(e) => format!("{e}; VANILLA=0, ZKML=1, TEE=2"),
+            });
         }
     }
     let input_abi: Bytes = model_input.abi_encode().into();

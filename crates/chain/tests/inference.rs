@@ -216,6 +216,12 @@ fn inference_through_precompile_hub_contract_and_a_contract() {
     );
     let zk = reason(precompile_call(&setup.cid, 1, input(1)), INFERENCE_PRECOMPILE);
     assert!(zk.starts_with("execution reverted: inference mode ZKML is not available"), "{zk}");
+    let sampling = reason(precompile_call(&setup.cid, 3, input(1)), INFERENCE_PRECOMPILE);
+    assert!(sampling.contains("inference mode SAMPLING (byte 3) needs registered"), "{sampling}");
+    let replicas = reason(precompile_call(&setup.cid, 0x15, input(1)), INFERENCE_PRECOMPILE);
+    assert!(replicas.contains("inference mode REPLICAS 5 (byte 21)"), "{replicas}");
+    let unknown = reason(precompile_call(&setup.cid, 9, input(1)), INFERENCE_PRECOMPILE);
+    assert!(unknown.contains("unknown verification mode byte 0x09"), "{unknown}");
     let tee = reason(precompile_call(&setup.cid, 2, input(1)), hub);
     assert!(tee.contains("unknown function selector"), "{tee}");
     let tee = reason(
