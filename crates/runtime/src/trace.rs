@@ -60,7 +60,7 @@ pub struct LayerValue {
     /// Dimensions.
     pub shape: Vec<usize>,
     /// Little-endian element bytes (empty for strings).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "hex::serde")]
     pub bytes: Vec<u8>,
     /// String elements (empty for other types).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -451,29 +451,4 @@ fn frontier(
         }
     }
     Ok(Frontier { plain, recompute })
-}
-
-mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(bytes.len() * 2);
-        for b in bytes {
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-        s.serialize_str(&out)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd hex length"));
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(serde::de::Error::custom))
-            .collect()
-    }
 }

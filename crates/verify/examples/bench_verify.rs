@@ -187,7 +187,6 @@ fn main() {
                     chain_id: 1,
                     dispute: DisputeParams { round_timeout: 2 },
                     guarantee: GuaranteeParams::default(),
-                    decoy_ppm: 0,
                     auditor: Address::repeat_byte(0xad),
                 },
             );

@@ -2,7 +2,7 @@
 //! disagreement is settled and punished.
 //!
 //! # Brief overview
-//! - [`commitment`]: per-layer commitments. A run's leaves (SHA-256 of each plan step's outputs, from
+//! - [`commitment`]: per-layer commitments. A run's leaves (BLAKE3 of each plan step's outputs, from
 //!   [`ogn_runtime::Runtime::run_traced`]) are chained into states `sᵢ = H(sᵢ₋₁ ‖ leafᵢ)`, the last one
 //!   absorbing the output hash; a Merkle root over the states is what the operator signs.
 //! - [`mode`]: VANILLA / SAMPLING / REPLICAS (and OpenGradient's ZKML / TEE bytes, refused until served),
@@ -13,8 +13,8 @@
 //!   by free bond, excluding jailed operators and operators without the model.
 //! - [`dispute`]: the bisection game (tree descent to a differing state, bisection to the first step whose
 //!   state differs, re-execution of that one step by the referee); timeouts lose.
-//! - [`verifier`]: verifiers commit to their own result before they see the operator's; decoy jobs with
-//!   known-wrong results catch verifiers that approve without running.
+//! - [`verifier`]: sealed verdicts (commit before reveal), so that verifiers drawn together cannot copy each
+//!   other; decoy jobs with known-wrong results catch verifiers that approve without running.
 //! - [`receipt`]: the receipt format (JSON and ABI), signed attestations, offline checks.
 //! - [`execution`]: running a job with evidence ([`execution::execute`]) and the runtime-backed referee.
 //! - [`network`]: the protocol driver: jobs through assignment, execution, sampling or replicas, disputes
@@ -27,10 +27,11 @@
 //!    ─► each executor runs with evidence, signs (output hash, result id, layer root)
 //!  VANILLA   ─► accepted on the signature; challengeable until the window closes
 //!  REPLICAS  ─► all roots equal ─► accepted; else disputes between the disagreeing executors
-//!  SAMPLING  ─► later randomness: with probability p a verifier (not the operator) is drawn; it commits
-//!               H(its root ‖ salt) before seeing the operator's, then reveals; mismatch ─► dispute
+//!  SAMPLING  ─► later randomness: with probability p a verifier (not the operator) is drawn, locks bond and
+//!               re-executes; a different root ─► dispute
+//!  decoys    ─► a verifier shown a known-wrong result that approves it is slashed (Network::run_decoy)
 //!  dispute   ─► loser slashed through ledger.prove_wrong_inference (challenger paid its share), jailed
-//!  window closes ─► locks released; fees paid through the ledger (operator, verifiers, validators)
+//!  window closes ─► the ledger releases the locks (fees are not paid by the driver yet)
 //! ```
 
 pub mod assign;

@@ -19,7 +19,6 @@ use crate::execution::RuntimeReferee;
 use crate::guarantee::{Guarantee, GuaranteeParams, quote};
 use crate::mode::Mode;
 use crate::receipt::{Attestation, RECEIPT_VERSION, Receipt, Status, tensors_hash};
-use crate::verifier;
 
 /// A job as its participants see it.
 #[derive(Debug, Clone)]
@@ -75,8 +74,6 @@ pub struct NetworkParams {
     pub dispute: DisputeParams,
     /// Quote parameters.
     pub guarantee: GuaranteeParams,
-    /// Share of verification tasks that are decoys, ppm.
-    pub decoy_ppm: u64,
     /// The account that issues decoys and collects the challenger's share when it proves a verifier lazy.
     pub auditor: Address,
 }
@@ -409,8 +406,8 @@ impl<'r> Network<'r> {
         let parties = [operator, challenger];
         let slots = [self.index_of(operator.0), self.index_of(challenger.0)];
         let mut dispute = if op_commitment == ch_commitment {
-            // Same commitment, different output hash claimed: the output state decides, so play it out as a
-            // one-state disagreement at the end.
+            // Equal commitments bind equal output hashes (claims are checked for consistency on arrival):
+            // nothing to dispute.
             None
         } else {
             Dispute::open(
@@ -483,11 +480,6 @@ impl<'r> Network<'r> {
             None
         };
         Ok(DecoyRecord { verifier: verifier_address, caught, slash })
-    }
-
-    /// Whether a sealed verdict opens (exposed for callers running the commit–reveal exchange themselves).
-    pub fn seal_opens(sealed: B256, job: u64, v: Address, root: B256, salt: B256) -> bool {
-        verifier::opens(sealed, job, v, root, salt)
     }
 }
 

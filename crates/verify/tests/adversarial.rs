@@ -236,7 +236,6 @@ fn network<'r>(
             chain_id: CHAIN_ID,
             dispute: DisputeParams { round_timeout: 2 },
             guarantee: GuaranteeParams::default(),
-            decoy_ppm: 50_000,
             auditor: AUDITOR,
         },
     );
