@@ -8,13 +8,37 @@
 //! holds at most about 4.8·10^8 work units of inference (≈0.3 s on one core), so a heavy model pays for
 //! what it costs the pre-execution stage. A failed inference (missing model, bad input) costs the base.
 //! The work and gas are part of the record, so replaying a block needs no model.
+//!
+//! # ZKML
+//! A ZKML request ([`mode::ZKML`]) runs the model's int8 integer execution with ogn-zk instead of
+//! ogn-runtime: pre-execution reads the model file from the hub, commits its weights once (cached by
+//! CID), quantizes the single input tensor with the model's input scale, proves the run and records
+//! a [`ZkAttachment`] (model commitment, int8 output, proof) with the result, whose output is the int8
+//! output dequantized. Block execution verifies every ZKML record ([`verify_zkml`]) before it accepts
+//! the result: the proof against the recorded commitment for the recorded input and int8 output, the
+//! recorded output, result id, work and gas recomputed from them. A record that fails reverts the
+//! call with `ZKML proof rejected: …`. Models ogn-zk cannot prove (anything but int8
+//! QLinearMatMul / QLinearConv graphs with pooling, ReLU, Flatten) revert with the loader's reason.
+//! The commitment is derived from the hub's model file (`model_cid`): anyone holding the file can
+//! recompute it (`ogn verify-proof` does); a node without models checks the proof against the
+//! recorded commitment.
+//!
+//! ZKML gas ([`zkml_gas`]) = [`inference_gas`] of the integer model's work + proving
+//! ([`ZKML_PROVE_GAS_PER_WORK`] per work unit) + verification ([`zkml_verify_gas`]:
+//! [`ZKML_VERIFY_BASE_GAS`] + [`ZKML_VERIFY_GAS_PER_PROOF_BYTE`] per proof byte). At the rate above
+//! (10^8 gas per second of one core) that pays for the measured times of BENCHMARKS.md ("ogn-zk vs
+//! EZKL": verification 7–9 ms for 155–252 kB proofs, proving 18–172 ms): the MLP 784-128-10 costs
+//! about 3.2 M gas, 1.1 M of it verification.
 
 use alloy::{
     primitives::{Address, B256, Bytes, Log, LogData, address},
     sol,
     sol_types::{SolCall, SolError, SolEvent, SolValue},
 };
-use ogn_types::Tensor;
+use std::sync::{Arc, Mutex};
+
+use ogn_types::{ModelCid, Tensor, TensorData};
+use ogn_zk::QuantizedModel;
 use serde::{Deserialize, Serialize};
 
 use crate::oracle::InferenceOracle;
@@ -44,6 +68,33 @@ pub mod mode {
 /// Gas of an inference with `work` units.
 pub fn inference_gas(work: u64) -> u64 {
     INFERENCE_BASE_GAS.saturating_add(work.div_ceil(WORK_UNITS_PER_GAS))
+}
+
+/// ZKML: gas per work unit of the integer model for proving its run in pre-execution (the MLP
+/// 784-128-10, 1.0·10^5 work units, proves in about 21 ms; the MLP 784-1024-256-10 in 172 ms).
+pub const ZKML_PROVE_GAS_PER_WORK: u64 = 20;
+
+/// ZKML: fixed gas of verifying a proof at block execution.
+pub const ZKML_VERIFY_BASE_GAS: u64 = 500_000;
+
+/// ZKML: verification gas per byte of proof (proofs carry the accumulators and the WHIR opening,
+/// whose lengths follow the verifier's work).
+pub const ZKML_VERIFY_GAS_PER_PROOF_BYTE: u64 = 4;
+
+/// Engine id of ZKML results: ogn-zk's integer execution (proof format version 2).
+pub const ZKML_ENGINE_ID: &str = "ogn-zk/2";
+
+/// Gas of verifying a ZKML proof of `proof_len` bytes.
+pub fn zkml_verify_gas(proof_len: usize) -> u64 {
+    ZKML_VERIFY_BASE_GAS
+        .saturating_add((proof_len as u64).saturating_mul(ZKML_VERIFY_GAS_PER_PROOF_BYTE))
+}
+
+/// Gas of a ZKML inference: running (`work` units), proving and verifying (`proof_len` bytes).
+pub fn zkml_gas(work: u64, proof_len: usize) -> u64 {
+    inference_gas(work)
+        .saturating_add(work.saturating_mul(ZKML_PROVE_GAS_PER_WORK))
+        .saturating_add(zkml_verify_gas(proof_len))
 }
 
 pub use ogn_types::opengradient::{
@@ -82,6 +133,24 @@ pub struct InferenceRecord {
     pub gas: u64,
     /// Why the inference failed (the revert reason), when it did.
     pub error: Option<String>,
+    /// ZKML: the proof of the result and what it is checked against; absent in the other modes
+    /// (and then absent from the JSON and the [`InferenceRecord::encode`] bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zk: Option<ZkAttachment>,
+}
+
+/// What a ZKML record carries for validators: the result is checked against it ([`verify_zkml`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZkAttachment {
+    /// `ogn_zk::ModelCommitment::to_bytes` of the model file that ran: every parameter but the
+    /// weights, and the WHIR root of the weights.
+    pub commitment: Bytes,
+    /// The int8 model output (`[batch][outputs]`, two's complement); the record's output is its
+    /// dequantization.
+    pub output: Bytes,
+    /// `ogn_zk::Proof::to_bytes`.
+    pub proof: Bytes,
 }
 
 impl InferenceRecord {
@@ -138,6 +207,13 @@ impl InferenceRecord {
                 put(&mut out, e.as_bytes());
             }
             None => out.push(0),
+        }
+        // Appended only when present, so records of the other modes keep their bytes.
+        if let Some(zk) = &self.zk {
+            out.push(1);
+            put(&mut out, &zk.commitment);
+            put(&mut out, &zk.output);
+            put(&mut out, &zk.proof);
         }
         out
     }
@@ -225,12 +301,7 @@ pub(crate) fn handle_call(
         Err(reason) => return revert(reason),
     };
     match mode {
-        mode::VANILLA => {}
-        mode::ZKML => {
-            return revert(
-                "inference mode ZKML is not available on this network yet (proof verification is not enabled)",
-            );
-        }
+        mode::VANILLA | mode::ZKML => {}
         mode::TEE => {
             return revert(
                 "inference mode TEE is not available on this network yet (attestation verification is not enabled)",
@@ -269,10 +340,23 @@ pub(crate) fn handle_call(
                 ));
             }
             session.cursor += 1;
+            // Validators accept a ZKML result only with a proof that verifies.
+            if record.mode == mode::ZKML
+                && record.error.is_none()
+                && let Err(reason) = verify_zkml(record)
+            {
+                let proof_len = record.zk.as_ref().map_or(0, |zk| zk.proof.len());
+                let gas = INFERENCE_BASE_GAS.saturating_add(zkml_verify_gas(proof_len));
+                return CallOutcome::Revert { data: revert_reason(&reason), gas };
+            }
             (record.clone(), false)
         }
         Source::Simulate(oracle) => {
-            let record = simulate(oracle, &model, mode, input_abi);
+            let record = if mode == mode::ZKML {
+                simulate_zkml(oracle, &model, input_abi)
+            } else {
+                simulate(oracle, &model, mode, input_abi)
+            };
             session.recorded.push(record.clone());
             (record, true)
         }
@@ -341,6 +425,7 @@ fn simulate(oracle: &dyn InferenceOracle, model: &str, mode: u8, input: Bytes) -
         work: 0,
         gas: INFERENCE_BASE_GAS,
         error: None,
+        zk: None,
     };
     let tensors = match record.input_tensors() {
         Ok(t) => t,
@@ -371,6 +456,173 @@ fn simulate(oracle: &dyn InferenceOracle, model: &str, mode: u8, input: Bytes) -
         }
     }
     record
+}
+
+/// A model ogn-zk can prove, committed once.
+struct Provable {
+    committed: ogn_zk::CommittedModel,
+    /// The graph output's name: the name of the result tensor.
+    output_name: String,
+}
+
+/// Committed models kept by CID (a commitment takes about 50 ms per 10^5 weights).
+const PROVABLE_CACHE: usize = 4;
+
+/// The committed form of the model file `cid` (`bytes`), from the cache or committed now. The error
+/// is the revert reason for models ogn-zk cannot prove.
+fn provable(cid: &ModelCid, bytes: &[u8]) -> Result<Arc<Provable>, String> {
+    static CACHE: Mutex<Vec<(ModelCid, Arc<Provable>)>> = Mutex::new(Vec::new());
+    let lock = || CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, p)) = lock().iter().find(|(c, _)| c == cid) {
+        return Ok(p.clone());
+    }
+    let not_provable = |e: ogn_zk::ModelError| {
+        format!(
+            "model {cid} cannot be proven in ZKML mode: {e} (ogn-zk proves int8 ONNX models: \
+             QLinearMatMul, QLinearConv, MaxPool, Relu, Flatten)"
+        )
+    };
+    let model = ogn_zk::load_onnx(bytes).map_err(not_provable)?;
+    let (_, output_name) = ogn_zk::onnx_io_names(bytes).map_err(not_provable)?;
+    let committed = ogn_zk::CommittedModel::new(&model).map_err(not_provable)?;
+    let p = Arc::new(Provable { committed, output_name });
+    let mut cache = lock();
+    if cache.len() >= PROVABLE_CACHE {
+        cache.remove(0);
+    }
+    cache.push((*cid, p.clone()));
+    Ok(p)
+}
+
+/// The int8 input of a ZKML run and its batch: the request's one tensor as f32, quantized with the
+/// model's input scale. The error is the revert reason.
+fn zkml_input(model: &QuantizedModel, tensors: &[Tensor]) -> Result<(Vec<i8>, usize), String> {
+    let [tensor] = tensors else {
+        return Err(format!("ZKML takes exactly one input tensor ({} given)", tensors.len()));
+    };
+    let values = tensor.to_f32().map_err(|e| format!("bad model input: {e}"))?;
+    let batch = model.batch_of(values.len()).map_err(|e| format!("bad model input: {e}"))?;
+    if batch > ogn_zk::MAX_BATCH {
+        return Err(format!("bad model input: batch {batch} exceeds {}", ogn_zk::MAX_BATCH));
+    }
+    Ok((model.quantize_input(&values), batch))
+}
+
+/// The result tensor of a ZKML run: the int8 output `y` dequantized, `[batch][outputs]`.
+fn zkml_output(
+    model: &QuantizedModel,
+    name: &str,
+    batch: usize,
+    y: &[i8],
+) -> Result<Tensor, String> {
+    Tensor::new(name, vec![batch, model.output_dim()], TensorData::F32(model.dequantize_output(y)))
+        .map_err(|e| format!("model output cannot be encoded: {e}"))
+}
+
+/// Runs one ZKML inference: the model file from the oracle, proven with ogn-zk, recorded with its
+/// proof (success or failure).
+fn simulate_zkml(oracle: &dyn InferenceOracle, model: &str, input: Bytes) -> InferenceRecord {
+    let mut record = InferenceRecord {
+        model: model.to_string(),
+        mode: mode::ZKML,
+        input,
+        model_cid: None,
+        output: Bytes::new(),
+        engine_id: ZKML_ENGINE_ID.to_string(),
+        result_id: B256::ZERO,
+        work: 0,
+        gas: INFERENCE_BASE_GAS,
+        error: None,
+        zk: None,
+    };
+    if let Err(reason) = prove_into(oracle, &mut record) {
+        record.error = Some(reason);
+        record.output = Bytes::new();
+        record.result_id = B256::ZERO;
+        record.work = 0;
+        record.gas = INFERENCE_BASE_GAS;
+        record.zk = None;
+    }
+    record
+}
+
+fn prove_into(oracle: &dyn InferenceOracle, record: &mut InferenceRecord) -> Result<(), String> {
+    let tensors = record.input_tensors().map_err(|e| format!("bad model input: {e}"))?;
+    let (cid, bytes) = oracle.model_file(&record.model)?;
+    record.model_cid = Some(cid.to_string());
+    let p = provable(&cid, &bytes)?;
+    let model = p.committed.model();
+    let (x, batch) = zkml_input(model, &tensors)?;
+    let (y, proof) = p.committed.prove(&x).map_err(|e| format!("ZKML proving failed: {e}"))?;
+    let out = zkml_output(model, &p.output_name, batch, &y)?;
+    let output = ModelOutput::from_tensors(std::slice::from_ref(&out), false)
+        .map_err(|e| format!("model output cannot be encoded: {e}"))?;
+    record.output = output.abi_encode().into();
+    record.result_id = ogn_types::result_id(&cid, &tensors, &[out], ZKML_ENGINE_ID);
+    let proof = proof.to_bytes();
+    record.work = model.work(batch);
+    record.gas = zkml_gas(record.work, proof.len());
+    record.zk = Some(ZkAttachment {
+        commitment: p.committed.commitment().to_bytes().into(),
+        output: y.iter().map(|&v| v as u8).collect::<Vec<u8>>().into(),
+        proof: proof.into(),
+    });
+    Ok(())
+}
+
+/// Checks a successful ZKML record as validators do before accepting its result: the proof verifies
+/// against the recorded model commitment for the recorded input (quantized with the commitment's
+/// input scale) and int8 output; the recorded output is that output dequantized; result id, engine,
+/// work and gas are the ones they determine. The error is the revert reason
+/// (`ZKML proof rejected: …`).
+pub fn verify_zkml(record: &InferenceRecord) -> Result<(), String> {
+    let rejected = |why: String| format!("ZKML proof rejected: {why}");
+    let zk = record.zk.as_ref().ok_or_else(|| rejected("the record carries no proof".into()))?;
+    let commitment = ogn_zk::ModelCommitment::from_bytes(&zk.commitment)
+        .map_err(|e| rejected(format!("model commitment: {e}")))?;
+    let model = commitment.header();
+    let tensors = record.input_tensors().map_err(|e| rejected(format!("input: {e}")))?;
+    let (x, batch) = zkml_input(model, &tensors).map_err(rejected)?;
+    let y: Vec<i8> = zk.output.iter().map(|&b| b as i8).collect();
+    let proof = ogn_zk::Proof::from_bytes(&zk.proof).map_err(|e| rejected(e.to_string()))?;
+    ogn_zk::verify(&commitment, &x, &y, &proof).map_err(|e| rejected(e.to_string()))?;
+
+    // The recorded result is the proven output (named as recorded).
+    let recorded = match record.output_tensors() {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return Err(rejected(format!("recorded output: {e}"))),
+        None => return Err(rejected("the recorded output does not decode".into())),
+    };
+    let [recorded] = recorded.as_slice() else {
+        return Err(rejected("the recorded output is not one tensor".into()));
+    };
+    let out = zkml_output(model, &recorded.name, batch, &y).map_err(rejected)?;
+    let expected = ModelOutput::from_tensors(std::slice::from_ref(&out), false)
+        .map_err(|e| rejected(format!("proven output: {e}")))?;
+    if record.output[..] != expected.abi_encode()[..] {
+        return Err(rejected("the recorded output is not the proven output".into()));
+    }
+    let cid: ModelCid = record
+        .model_cid
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| rejected(format!("model CID: {e}")))?;
+    if record.engine_id != ZKML_ENGINE_ID
+        || record.result_id != ogn_types::result_id(&cid, &tensors, &[out], ZKML_ENGINE_ID)
+    {
+        return Err(rejected("the recorded result id is not the proven result's".into()));
+    }
+    let work = model.work(batch);
+    if record.work != work || record.gas != zkml_gas(work, zk.proof.len()) {
+        return Err(rejected(format!(
+            "recorded work {} and gas {}, expected {work} and {}",
+            record.work,
+            record.gas,
+            zkml_gas(work, zk.proof.len())
+        )));
+    }
+    Ok(())
 }
 
 /// `LogData` helper for tests and the RPC: decodes a `ModelInferenceEvent`.

@@ -25,6 +25,13 @@ pub trait InferenceOracle: Send + Sync {
     /// Runs `model` (a CID string or `name@version`) on `input`. An `Err` is a reason shown to the caller
     /// (missing model, bad input); the transaction reverts with it.
     fn run(&self, model: &str, input: &[Tensor]) -> Result<OracleResult, String>;
+
+    /// The model file `model` names and its bytes, for modes that need the model itself (ZKML proves
+    /// its run with ogn-zk). An `Err` is a reason shown to the caller.
+    fn model_file(&self, model: &str) -> Result<(ModelCid, Vec<u8>), String> {
+        let _ = model;
+        Err("this node cannot read model files for ZKML proving".into())
+    }
 }
 
 /// An [`InferenceOracle`] over a local hub and runtime.
@@ -84,6 +91,15 @@ impl InferenceOracle for HubOracle {
         metrics::gauge!("ogn_model_cache_models").set(models as f64);
         metrics::gauge!("ogn_model_cache_bytes").set(bytes as f64);
         result
+    }
+
+    fn model_file(&self, model: &str) -> Result<(ModelCid, Vec<u8>), String> {
+        let cid = self.resolve(model)?;
+        let bytes = self
+            .handle
+            .block_on(self.hub.blobs().get(&cid))
+            .map_err(|e| format!("model {cid} could not be read: {e}"))?;
+        Ok((cid, bytes.to_vec()))
     }
 }
 

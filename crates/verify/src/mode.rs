@@ -3,7 +3,7 @@
 //! | byte | mode | meaning |
 //! |---|---|---|
 //! | `0` | VANILLA | one operator, its signature (OpenGradient's VANILLA) |
-//! | `1` | ZKML | a proof of inference (OpenGradient's ZKML) — refused until validators check proofs |
+//! | `1` | ZKML | a proof of inference (OpenGradient's ZKML): ogn-zk proves int8 models in pre-execution, validators verify the proof at block execution (ogn-chain's inference precompile) |
 //! | `2` | TEE | an enclave signature (OpenGradient's TEE) — refused until TEE attestation exists |
 //! | `3` | SAMPLING | one operator; with probability p (quoted, ≥ 5 %) a verifier re-executes |
 //! | `4` | REPLICAS 3 | three independent operators must agree |
@@ -65,10 +65,10 @@ impl Mode {
         })
     }
 
-    /// Decodes a mode byte and refuses modes the network does not serve.
+    /// Decodes a mode byte and refuses modes the network does not serve (TEE, until attestations
+    /// are checked).
     pub fn served(b: u8) -> Result<Self, ModeError> {
         match Self::from_byte(b)? {
-            Mode::Zkml => Err(ModeError::NotServed("ZKML", "proofs of inference")),
             Mode::Tee => Err(ModeError::NotServed("TEE", "enclave attestations")),
             m => Ok(m),
         }
@@ -123,7 +123,7 @@ mod tests {
         }
         assert_eq!(defined, 5 + 14 + 100);
         assert_eq!(Mode::from_byte(0), Ok(Mode::Vanilla));
-        assert!(matches!(Mode::served(1), Err(ModeError::NotServed(..))));
+        assert_eq!(Mode::served(1), Ok(Mode::Zkml));
         assert!(matches!(Mode::served(2), Err(ModeError::NotServed(..))));
         assert_eq!(Mode::from_byte(5), Err(ModeError::Unknown(5)));
     }

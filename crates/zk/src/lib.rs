@@ -99,7 +99,7 @@ pub use model::{
     Conv, Dense, InputQuant, OutputDequant, Pool, PoolKind, QuantizedModel, Requant, Rescale,
     Stage, Trace, quantize,
 };
-pub use onnx::{load_onnx, to_onnx};
+pub use onnx::{load_onnx, onnx_io_names, to_onnx};
 pub use protocol::{
     CommittedModel, MAX_BATCH, ModelCommitment, Proof, commit_model, prove, verify,
     weight_opening_security_bits,

@@ -627,6 +627,20 @@ impl QuantizedModel {
         self.stages.iter().filter_map(Stage::matmul).map(|mm| mm.weights.len()).sum()
     }
 
+    /// Work of one run on `batch` rows, in the unit of `ogn_runtime::Prepared::work`:
+    /// multiply-accumulates of the stages with weights plus every value a stage writes.
+    pub fn work(&self, batch: usize) -> u64 {
+        let per_item: u64 = self
+            .stages
+            .iter()
+            .map(|s| {
+                let macs = s.matmul().map_or(0, |mm| mm.rows_per_item * mm.m * mm.k);
+                (macs + s.out_dim()) as u64
+            })
+            .sum();
+        per_item.saturating_mul(batch as u64)
+    }
+
     /// Quantizes an f32 input (`[batch][input_dim]` flattened) to int8.
     pub fn quantize_input(&self, x: &[f32]) -> Vec<i8> {
         x.iter().map(|&v| quantize(v, self.input.scale, self.input.zero_point)).collect()

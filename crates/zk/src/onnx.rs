@@ -334,6 +334,21 @@ fn chw(shape: &[usize], node: &NodeProto) -> Result<[usize; 3], ModelError> {
     }
 }
 
+/// The names of the graph's input and output (`(input, output)`), as callers name the tensors; the
+/// model itself is read by [`load_onnx`].
+pub fn onnx_io_names(bytes: &[u8]) -> Result<(String, String), ModelError> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| ModelError::Onnx(format!("not an ONNX model: {e}")))?;
+    let graph = model.graph.ok_or_else(|| ModelError::Onnx("the model has no graph".into()))?;
+    let initializers: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let mut inputs = graph.input.iter().filter(|v| !initializers.contains(v.name.as_str()));
+    match (inputs.next(), inputs.next(), graph.output.as_slice()) {
+        (Some(i), None, [o]) => Ok((i.name.clone(), o.name.clone())),
+        _ => Err(ModelError::Onnx("expected one graph input and one graph output".into())),
+    }
+}
+
 /// Parses ONNX bytes into a quantized model.
 ///
 /// The graph is read as one chain: `QuantizeLinear` on the input, then int8 operators
