@@ -29,6 +29,7 @@ fn ogn_types_input(bytes: &[u8]) -> Result<usize, String> {
         work: 0,
         gas: 0,
         error: None,
+        zk: None,
     };
     record.input_tensors().map(|t| t.len())
 }
