@@ -113,7 +113,10 @@ pub(crate) fn pending(staker: &Staker, delegation: &Delegation) -> BySource {
     let mut out = BySource::default();
     for src in RewardSource::ALL {
         let delta = staker.rewards.ratio.get(src) - delegation.snapshot.get(src);
-        *out.get_mut(src) = mul_div(delegation.shares, delta, RATIO_SCALE).unwrap_or(0);
+        // Most positions have nothing new from some source (operators never earn transaction fees).
+        if delta != 0 {
+            *out.get_mut(src) = mul_div(delegation.shares, delta, RATIO_SCALE).unwrap_or(0);
+        }
     }
     out
 }
@@ -156,35 +159,36 @@ impl Ledger {
             self.credit(staker_addr, commission);
         }
         *self.stats.rewards_allocated.get_mut(source) += amount;
-        self.events.push(Event::RewardsAllocated {
-            staker: staker_addr,
-            source,
-            amount,
-            commission,
-        });
+        self.emit(Event::RewardsAllocated { staker: staker_addr, source, amount, commission });
     }
 
-    /// Splits `amount` among the active stakers of `role` in proportion to their bonded tokens; returns what
-    /// was allocated (the rounding remainder stays with the caller for the next block). O(stakers).
-    pub(crate) fn allocate_by_stake(
-        &mut self,
-        role: Role,
-        source: RewardSource,
-        amount: u128,
-    ) -> u128 {
+    /// The active stakers of `role` with their bonded tokens, in address order, and the tokens' sum.
+    pub(crate) fn stake_recipients(&self, role: Role) -> (Vec<(Address, u128)>, u128) {
         let recipients: Vec<(Address, u128)> = self
             .stakers
             .iter()
             .filter(|(_, s)| s.role == role && s.is_active())
             .map(|(a, s)| (*a, s.tokens))
             .collect();
-        let total: u128 = recipients.iter().map(|(_, t)| *t).sum();
-        if total == 0 || amount == 0 {
+        let total = recipients.iter().map(|(_, t)| *t).sum();
+        (recipients, total)
+    }
+
+    /// Splits `amount` among `recipients` (from [`Ledger::stake_recipients`]; allocating changes nobody's
+    /// tokens, so one list serves every source of a block) in proportion to their bonded tokens; returns
+    /// what was allocated (the rounding remainder stays with the caller for the next block). O(stakers).
+    pub(crate) fn allocate_by_stake(
+        &mut self,
+        (recipients, total): &(Vec<(Address, u128)>, u128),
+        source: RewardSource,
+        amount: u128,
+    ) -> u128 {
+        if *total == 0 || amount == 0 {
             return 0;
         }
         let mut given = 0;
-        for (addr, tokens) in recipients {
-            let part = mul_div(amount, tokens, total).unwrap_or(0);
+        for &(addr, tokens) in recipients {
+            let part = mul_div(amount, tokens, *total).unwrap_or(0);
             self.allocate(addr, source, part);
             given += part;
         }
@@ -224,7 +228,7 @@ impl Ledger {
         for src in RewardSource::ALL {
             *self.stats.rewards_paid.get_mut(src) += amounts.get(src);
         }
-        self.events.push(Event::RewardsWithdrawn { delegator, staker: staker_addr, amounts });
+        self.emit(Event::RewardsWithdrawn { delegator, staker: staker_addr, amounts });
     }
 
     /// Sends what is left of a staker's rewards to the dust account once it has no shares.
@@ -238,7 +242,7 @@ impl Ledger {
         staker.rewards.swept += dust;
         if dust > 0 {
             self.pools.dust += dust;
-            self.events.push(Event::Dust { source: DustSource::StakerRewards, amount: dust });
+            self.emit(Event::Dust { source: DustSource::StakerRewards, amount: dust });
         }
     }
 
@@ -250,6 +254,55 @@ impl Ledger {
     ) -> Result<BySource, crate::LedgerError> {
         self.try_settle_rewards(delegator, staker)
             .ok_or(crate::LedgerError::NoDelegation { delegator, staker })
+    }
+
+    /// [`Ledger::withdraw_rewards`] from each staker in `stakers`, in order, keeping in `stakers` only those
+    /// the delegator has a delegation with (the others are skipped, as `withdraw_rewards` would refuse them).
+    /// The same balances, statistics and events as one call per staker, with one balance update at the end.
+    /// Returns the total withdrawn per source.
+    pub fn withdraw_rewards_many(
+        &mut self,
+        delegator: Address,
+        stakers: &mut Vec<Address>,
+    ) -> BySource {
+        let mut sum = BySource::default();
+        let mut total = 0;
+        stakers.retain(|&staker_addr| {
+            let Some(delegation) =
+                self.delegations.get_mut(&staker_addr).and_then(|m| m.get_mut(&delegator))
+            else {
+                return false;
+            };
+            let Some(staker) = self.stakers.get_mut(&staker_addr) else { return true };
+            let amounts = settle_pair(staker, delegation);
+            let t = amounts.total();
+            if t == 0 {
+                return true;
+            }
+            total += t;
+            for src in RewardSource::ALL {
+                *sum.get_mut(src) += amounts.get(src);
+            }
+            if self.record_events {
+                self.events.push(Event::RewardsWithdrawn {
+                    delegator,
+                    staker: staker_addr,
+                    amounts,
+                });
+            }
+            true
+        });
+        if total > 0 {
+            if delegator == Address::LST_POOL {
+                self.pools.lst_buffer += total;
+            } else {
+                self.credit(delegator, total);
+            }
+            for src in RewardSource::ALL {
+                *self.stats.rewards_paid.get_mut(src) += sum.get(src);
+            }
+        }
+        sum
     }
 
     /// A delegation's accrued, unpaid rewards per source (read-only).

@@ -74,7 +74,7 @@ impl Ledger {
             let dust = to_verifiers - each * n;
             if dust > 0 {
                 self.pools.dust += dust;
-                self.events.push(Event::Dust { source: DustSource::VerifierSplit, amount: dust });
+                self.emit(Event::Dust { source: DustSource::VerifierSplit, amount: dust });
             }
         }
         self.pools.fee_collector.inference_fees += to_validators;
@@ -87,7 +87,7 @@ impl Ledger {
         }
         self.stats.inference_fees += amount;
         self.stats.verifier_fees += to_verifiers;
-        self.events.push(Event::InferenceFeePaid {
+        self.emit(Event::InferenceFeePaid {
             payer,
             operator,
             amount,
@@ -125,7 +125,7 @@ impl Ledger {
         self.allocate(proposer, RewardSource::TxFees, tip);
         self.stats.base_fees += base_fee;
         self.stats.tips += tip;
-        self.events.push(Event::TxFeePaid { payer, base_fee, tip, burned });
+        self.emit(Event::TxFeePaid { payer, base_fee, tip, burned });
         Ok(())
     }
 }

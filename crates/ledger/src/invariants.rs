@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Ledger, address::Address, distribution::pending, math::RATIO_SCALE};
+use crate::{
+    Ledger, addr_map::AddrMap, address::Address, distribution::pending, math::RATIO_SCALE,
+};
 
 /// A broken invariant: which one, and the numbers that break it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +73,7 @@ impl Ledger {
             return fail("no negative balance", format!("zero balance stored for {a}"));
         }
         // 3 and 4. Stakers.
-        for (addr, s) in &self.stakers {
+        for (addr, s) in self.stakers.iter() {
             let dels = self.delegations.get(addr);
             let share_sum: u128 = dels.map_or(0, |m| m.values().map(|d| d.shares).sum());
             if share_sum != s.shares {
@@ -103,7 +105,7 @@ impl Ledger {
                 );
             }
             let mut claimable = 0u128;
-            for (d_addr, d) in dels.into_iter().flatten() {
+            for (d_addr, d) in dels.into_iter().flat_map(AddrMap::iter) {
                 if d.shares == 0 {
                     return fail("shares", format!("{addr}: empty delegation of {d_addr} stored"));
                 }
@@ -154,7 +156,7 @@ impl Ledger {
         if self.job_expiry.len() != self.jobs.len() {
             return fail("locks", "expiry index has stale entries".into());
         }
-        for (addr, s) in &self.stakers {
+        for (addr, s) in self.stakers.iter() {
             if locks.get(addr).copied().unwrap_or(0) != s.locked {
                 return fail("locks", format!("{addr}: locked {} ≠ Σ job locks", s.locked));
             }

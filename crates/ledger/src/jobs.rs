@@ -66,7 +66,7 @@ impl Ledger {
             JobLock { operator, value, amount, start_height: self.height, expiry_height: until },
         );
         self.job_expiry.insert((until, job));
-        self.events.push(Event::JobLocked { job, operator, amount, until });
+        self.emit(Event::JobLocked { job, operator, amount, until });
         Ok(amount)
     }
 
@@ -75,7 +75,7 @@ impl Ledger {
             if let Some(s) = self.stakers.get_mut(&lock.operator) {
                 s.locked -= lock.amount;
             }
-            self.events.push(Event::JobReleased { job });
+            self.emit(Event::JobReleased { job });
         }
     }
 

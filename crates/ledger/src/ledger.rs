@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     LedgerError,
+    addr_map::AddrMap,
     address::Address,
     distribution::{BySource, RewardSource},
     event::Event,
@@ -48,7 +49,7 @@ pub struct Stats {
 }
 
 /// The whole ledger state. Serializable (the chain persists it and hashes it into its state root);
-/// iteration is always in key order (`BTreeMap`), so every result is deterministic.
+/// iteration is always in key order (`BTreeMap`s, and address maps kept sorted), so every result is deterministic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub(crate) params: Params,
@@ -57,11 +58,11 @@ pub struct Ledger {
     pub(crate) height: u64,
     pub(crate) last_emission_height: u64,
     pub(crate) supply: Supply,
-    pub(crate) balances: BTreeMap<Address, u128>,
+    pub(crate) balances: AddrMap<u128>,
     pub(crate) pools: Pools,
-    pub(crate) stakers: BTreeMap<Address, Staker>,
+    pub(crate) stakers: AddrMap<Staker>,
     /// staker → delegator → delegation.
-    pub(crate) delegations: BTreeMap<Address, BTreeMap<Address, Delegation>>,
+    pub(crate) delegations: AddrMap<AddrMap<Delegation>>,
     pub(crate) unbonding: Queue<UnbondingEntry>,
     pub(crate) redelegations: Queue<RedelegationEntry>,
     pub(crate) jobs: BTreeMap<u64, JobLock>,
@@ -71,6 +72,13 @@ pub struct Ledger {
     pub(crate) stats: Stats,
     #[serde(skip)]
     pub(crate) events: Vec<Event>,
+    /// Whether operations append to `events` (on unless [`Ledger::set_record_events`] turned it off).
+    #[serde(skip, default = "yes")]
+    pub(crate) record_events: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Ledger {
@@ -93,10 +101,10 @@ impl Ledger {
             height: 0,
             last_emission_height: 0,
             supply: Supply { genesis: incentive, minted: 0, burned: 0 },
-            balances: BTreeMap::new(),
+            balances: AddrMap::new(),
             pools: Pools { incentive, ..Pools::default() },
-            stakers: BTreeMap::new(),
-            delegations: BTreeMap::new(),
+            stakers: AddrMap::new(),
+            delegations: AddrMap::new(),
             unbonding: Queue::default(),
             redelegations: Queue::default(),
             jobs: BTreeMap::new(),
@@ -104,6 +112,7 @@ impl Ledger {
             lst: LstState::default(),
             stats: Stats::default(),
             events: Vec::new(),
+            record_events: true,
         };
         for (account, amount) in balances {
             ledger.check_user(account)?;
@@ -139,7 +148,7 @@ impl Ledger {
         self.height = height;
         for (entry, e) in self.unbonding.pop_matured(height) {
             self.credit(e.recipient, e.balance);
-            self.events.push(Event::UnbondingCompleted {
+            self.emit(Event::UnbondingCompleted {
                 entry,
                 recipient: e.recipient,
                 amount: e.balance,
@@ -165,7 +174,7 @@ impl Ledger {
                 self.stats.emitted_from_pool += amount;
             }
             self.pools.fee_collector.emissions += amount;
-            self.events.push(Event::EmissionReleased { amount, blocks, minted });
+            self.emit(Event::EmissionReleased { amount, blocks, minted });
         }
         Ok(())
     }
@@ -176,9 +185,9 @@ impl Ledger {
     /// O(delegators). Rounding remainders stay in the collector for the next block.
     pub fn end_block(&mut self) {
         let collector = self.pools.fee_collector;
-        let has =
-            |role: Role, l: &Ledger| l.stakers.values().any(|s| s.role == role && s.is_active());
-        let (has_val, has_op) = (has(Role::Validator, self), has(Role::Operator, self));
+        let ops = self.stake_recipients(Role::Operator);
+        let vals = self.stake_recipients(Role::Validator);
+        let (has_val, has_op) = (!vals.0.is_empty(), !ops.0.is_empty());
         let op_share = match (has_val, has_op) {
             (true, true) => {
                 crate::math::ppm_of(collector.emissions, self.params.emission_operator_share_ppm)
@@ -186,19 +195,12 @@ impl Ledger {
             (false, true) => collector.emissions,
             _ => 0,
         };
-        let given_op = self.allocate_by_stake(Role::Operator, RewardSource::Emissions, op_share);
-        let given_val_e = self.allocate_by_stake(
-            Role::Validator,
-            RewardSource::Emissions,
-            collector.emissions - op_share,
-        );
-        let given_fees = self.allocate_by_stake(
-            Role::Validator,
-            RewardSource::InferenceFees,
-            collector.inference_fees,
-        );
-        let given_tx =
-            self.allocate_by_stake(Role::Validator, RewardSource::TxFees, collector.tx_fees);
+        let given_op = self.allocate_by_stake(&ops, RewardSource::Emissions, op_share);
+        let given_val_e =
+            self.allocate_by_stake(&vals, RewardSource::Emissions, collector.emissions - op_share);
+        let given_fees =
+            self.allocate_by_stake(&vals, RewardSource::InferenceFees, collector.inference_fees);
+        let given_tx = self.allocate_by_stake(&vals, RewardSource::TxFees, collector.tx_fees);
         let c = &mut self.pools.fee_collector;
         c.emissions -= given_op + given_val_e;
         c.inference_fees -= given_fees;
@@ -214,6 +216,21 @@ impl Ledger {
     /// read them, such as a simulator stepping many blocks).
     pub fn clear_events(&mut self) {
         self.events.clear();
+    }
+
+    /// Turns event recording on or off (on by default). A caller that never reads the events, such as a
+    /// simulator stepping many blocks, turns it off; every operation does the same otherwise.
+    pub fn set_record_events(&mut self, on: bool) {
+        self.record_events = on;
+        if !on {
+            self.events.clear();
+        }
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        if self.record_events {
+            self.events.push(event);
+        }
     }
 
     /// Current height.
@@ -248,7 +265,7 @@ impl Ledger {
 
     /// Number of delegations to a staker.
     pub fn delegator_count(&self, staker: Address) -> usize {
-        self.delegations.get(&staker).map_or(0, BTreeMap::len)
+        self.delegations.get(&staker).map_or(0, AddrMap::len)
     }
 
     /// Unbonding entries by id.

@@ -1,8 +1,10 @@
 //! Pure, deterministic accounting of ogn: OPG supply and balances, validators and inference operators,
 //! delegation, the stOPG liquid staking token, fees, emissions, lazily distributed rewards, unbonding,
 //! slashing and per-job bond locks. The chain calls it from its precompiles; the simulator calls the same
-//! code. No I/O, no clock, no floats, no randomness except what the caller passes in; maps are `BTreeMap`s,
-//! so every result is a function of the call sequence alone. The whole [`Ledger`] is serde-serializable.
+//! code. No I/O, no clock, no floats, no randomness except what the caller passes in; every map is iterated
+//! in key order (`BTreeMap`s, and for balances, stakers and delegations an address map kept in address order
+//! with a hash index for lookups), so every result is a function of the call sequence alone. The whole
+//! [`Ledger`] is serde-serializable.
 //!
 //! # Roles
 //! - **Accounts** hold liquid OPG (18 decimals; all amounts are `u128` base units, 10^-18 OPG).
@@ -71,6 +73,7 @@
 //! ledger.check_invariants().unwrap();
 //! ```
 
+mod addr_map;
 mod address;
 pub mod distribution;
 pub mod emission;

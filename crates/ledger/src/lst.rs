@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Ledger, LedgerError,
+    addr_map::AddrMap,
     address::Address,
     distribution::{pending, settle_pair},
     event::Event,
@@ -71,30 +72,17 @@ pub struct ExitQueue {
     pub expected_exit_height: u64,
 }
 
-/// One step of a redemption plan.
-/// The pool's delegation in one staker's delegator map. Only the pool among reserved addresses can delegate
-/// (users are checked), and reserved addresses sort last, so the pool's entry, when present, is the map's last:
-/// one descent to the rightmost leaf instead of a search.
-fn pool_delegation(map: &BTreeMap<Address, Delegation>) -> Option<&Delegation> {
-    match map.last_key_value() {
-        Some((k, d)) if *k == Address::LST_POOL => Some(d),
-        Some((k, _)) if *k < Address::LST_POOL => None,
-        _ => map.get(&Address::LST_POOL),
-    }
+/// The pool's delegation in one staker's delegator map.
+fn pool_delegation(map: &AddrMap<Delegation>) -> Option<&Delegation> {
+    map.get(&Address::LST_POOL)
 }
 
 /// [`pool_delegation`], mutable.
-fn pool_delegation_mut(map: &mut BTreeMap<Address, Delegation>) -> Option<&mut Delegation> {
-    let last = *map.last_key_value()?.0;
-    if last == Address::LST_POOL {
-        map.last_entry().map(std::collections::btree_map::OccupiedEntry::into_mut)
-    } else if last < Address::LST_POOL {
-        None
-    } else {
-        map.get_mut(&Address::LST_POOL)
-    }
+fn pool_delegation_mut(map: &mut AddrMap<Delegation>) -> Option<&mut Delegation> {
+    map.get_mut(&Address::LST_POOL)
 }
 
+/// One step of a redemption plan.
 struct Draw {
     staker: Address,
     shares: u128,
@@ -105,7 +93,7 @@ impl Ledger {
     /// The pool's value: buffer + its delegations' value + their unsettled rewards.
     pub fn lst_value(&self) -> u128 {
         let mut v = self.pools.lst_buffer;
-        for (staker, map) in &self.delegations {
+        for (staker, map) in self.delegations.iter() {
             if let (Some(d), Some(s)) = (pool_delegation(map), self.stakers.get(staker)) {
                 v += s.value_of(d.shares) + pending(s, d).total();
             }
@@ -158,14 +146,15 @@ impl Ledger {
         // Settle every pool delegation in one walk over the delegation maps (staker order), then pay out in
         // the same order: the same buffer, statistics and events as settling them one by one.
         let mut paid = Vec::new();
-        for (addr, map) in &mut self.delegations {
-            if let (Some(d), Some(s)) = (pool_delegation_mut(map), self.stakers.get_mut(addr)) {
+        let stakers = &mut self.stakers;
+        self.delegations.for_each_mut(|addr, map| {
+            if let (Some(d), Some(s)) = (pool_delegation_mut(map), stakers.get_mut(addr)) {
                 let amounts = settle_pair(s, d);
                 if amounts.total() > 0 {
                     paid.push((*addr, amounts));
                 }
             }
-        }
+        });
         for (staker, amounts) in paid {
             self.pay_out(Address::LST_POOL, staker, amounts);
         }
@@ -178,12 +167,14 @@ impl Ledger {
             return;
         }
         let max_commission = self.params.lst_max_commission_ppm;
-        let held: BTreeMap<Address, u128> = self.pool_stakes().into_iter().collect();
         let target = self
             .stakers
             .iter()
             .filter(|(_, s)| s.is_active() && s.commission_ppm <= max_commission)
-            .map(|(a, _)| (held.get(a).copied().unwrap_or(0), *a))
+            .map(|(a, s)| {
+                let held = self.delegations.get(a).and_then(pool_delegation);
+                (held.map_or(0, |d| s.value_of(d.shares)), *a)
+            })
             .min();
         let Some((_, staker)) = target else { return };
         let shares = match self.stakers[&staker] {
@@ -221,7 +212,7 @@ impl Ledger {
         self.pools.lst_buffer += amount;
         self.lst.total += minted;
         *self.lst.holders.entry(account).or_default() += minted;
-        self.events.push(Event::LstDeposited { account, opg: amount, st_opg: minted });
+        self.emit(Event::LstDeposited { account, opg: amount, st_opg: minted });
         self.deploy_buffer();
         Ok(minted)
     }
@@ -333,7 +324,7 @@ impl Ledger {
                 queued += rest;
             }
         }
-        self.events.push(Event::LstRedeemed { account, st_opg: st_amount, opg: queued });
+        self.emit(Event::LstRedeemed { account, st_opg: st_amount, opg: queued });
         Ok(queued)
     }
 
@@ -380,7 +371,7 @@ impl Ledger {
             self.lst.holders.remove(&from);
         }
         *self.lst.holders.entry(to).or_default() += amount;
-        self.events.push(Event::LstTransfer { from, to, amount });
+        self.emit(Event::LstTransfer { from, to, amount });
         Ok(())
     }
 }

@@ -42,15 +42,19 @@ pub(crate) fn div_rem_wide(hi: u128, lo: u128, d: u128) -> Option<(u128, u128)> 
     if d == 0 || hi >= d {
         return None;
     }
+    // Each remainder is taken from its quotient (one multiplication) rather than by a second division.
     if hi == 0 {
-        return Some((lo / d, lo % d));
+        let q = lo / d;
+        return Some((q, lo - q * d));
     }
     if d <= MASK {
         // hi < d < 2^64: each step divides a number below d·2^64 by d, so every quotient digit fits 64 bits.
         let n1 = (hi << 64) | (lo >> 64);
-        let (q1, r1) = (n1 / d, n1 % d);
+        let q1 = n1 / d;
+        let r1 = n1 - q1 * d;
         let n0 = (r1 << 64) | (lo & MASK);
-        let (q0, r0) = (n0 / d, n0 % d);
+        let q0 = n0 / d;
+        let r0 = n0 - q0 * d;
         return Some(((q1 << 64) | q0, r0));
     }
     // Normalise so the divisor's top bit is set; the dividend's top half stays below the divisor.
@@ -72,7 +76,8 @@ fn div_3by2(top: u128, low: u64, d: u128) -> (u64, u128) {
         // top < d means the estimate top / d1 would be 2^64 or 2^64 − 1: start from the largest digit.
         (B - 1, top - (B - 1) * d1)
     } else {
-        (top / d1, top % d1)
+        let q = top / d1;
+        (q, top - q * d1)
     };
     // The estimate is at most two too large; testing against the full divisor makes the digit exact.
     while r < B && q * d0 > ((r << 64) | u128::from(low)) {

@@ -131,7 +131,7 @@ impl Ledger {
         self.stats.slashed += total;
         self.stats.slashed_to_challengers += out.to_challenger;
         self.stats.slashed_burned += out.burned;
-        self.events.push(Event::Slashed {
+        self.emit(Event::Slashed {
             staker,
             reason,
             infraction_height: infraction,
@@ -206,7 +206,7 @@ impl Ledger {
         let s = self.stakers.get_mut(&validator).expect("checked");
         s.tombstoned = true;
         s.jailed_until = Some(u64::MAX);
-        self.events.push(Event::Jailed {
+        self.emit(Event::Jailed {
             staker: validator,
             reason: JailReason::Slashed(SlashReason::DoubleSign),
             until: u64::MAX,

@@ -134,10 +134,10 @@ impl Ledger {
         s.tokens += amount;
         s.shares += shares;
         let ratio = s.rewards.ratio;
-        let d = self.delegations.entry(staker_addr).or_default().entry(delegator).or_default();
+        let d = self.delegations.entry_or_default(staker_addr).entry_or_default(delegator);
         d.shares += shares;
         d.snapshot = ratio;
-        self.events.push(Event::Delegated { delegator, staker: staker_addr, amount, shares });
+        self.emit(Event::Delegated { delegator, staker: staker_addr, amount, shares });
     }
 
     /// Registers a validator or operator owned by `owner`, bonding `self_bond` from its balance.
@@ -177,7 +177,7 @@ impl Ledger {
                 rewards: RewardPool::default(),
             },
         );
-        self.events.push(Event::StakerCreated { staker: owner, role, self_bond, commission_ppm });
+        self.emit(Event::StakerCreated { staker: owner, role, self_bond, commission_ppm });
         self.bond(owner, owner, self_bond, self_bond);
         Ok(())
     }
@@ -210,7 +210,7 @@ impl Ledger {
         let s = self.stakers.get_mut(&staker).expect("checked");
         s.commission_ppm = rate_ppm;
         s.commission_changed_at = height;
-        self.events.push(Event::CommissionChanged { staker, old_ppm, new_ppm: rate_ppm });
+        self.emit(Event::CommissionChanged { staker, old_ppm, new_ppm: rate_ppm });
         Ok(())
     }
 
@@ -306,7 +306,7 @@ impl Ledger {
             {
                 let until = self.height;
                 self.stakers.get_mut(&staker_addr).expect("exists").jailed_until = Some(until);
-                self.events.push(Event::Jailed {
+                self.emit(Event::Jailed {
                     staker: staker_addr,
                     reason: JailReason::SelfBondBelowMinimum,
                     until,
@@ -358,7 +358,7 @@ impl Ledger {
             initial_balance: amount,
             balance: amount,
         });
-        self.events.push(Event::Undelegated {
+        self.emit(Event::Undelegated {
             delegator,
             staker,
             recipient,
@@ -414,7 +414,7 @@ impl Ledger {
             initial_balance: plan.released,
             shares_dst: shares,
         });
-        self.events.push(Event::Redelegated { delegator, from, to, amount: plan.released, entry });
+        self.emit(Event::Redelegated { delegator, from, to, amount: plan.released, entry });
         Ok(entry)
     }
 
@@ -434,7 +434,7 @@ impl Ledger {
             return Err(LedgerError::SelfBondBelowMinimum { staker, minimum, actual });
         }
         self.stakers.get_mut(&staker).expect("checked").jailed_until = None;
-        self.events.push(Event::Unjailed { staker });
+        self.emit(Event::Unjailed { staker });
         Ok(())
     }
 
@@ -442,7 +442,7 @@ impl Ledger {
         if let Some(s) = self.stakers.get_mut(&staker) {
             let until = s.jailed_until.map_or(until, |u| u.max(until));
             s.jailed_until = Some(until);
-            self.events.push(Event::Jailed { staker, reason, until });
+            self.emit(Event::Jailed { staker, reason, until });
         }
     }
 }

@@ -66,16 +66,25 @@ impl Ledger {
 
     pub(crate) fn credit(&mut self, account: Address, amount: u128) {
         if amount > 0 {
-            *self.balances.entry(account).or_default() += amount;
+            *self.balances.entry_or_default(account) += amount;
         }
     }
 
     pub(crate) fn debit(&mut self, account: Address, amount: u128) -> Result<(), LedgerError> {
-        self.check_balance(account, amount)?;
-        if amount == 0 {
-            return Ok(());
+        // One lookup for the check and the update.
+        let Some(b) = self.balances.get_mut(&account) else {
+            if amount == 0 {
+                return Ok(());
+            }
+            return Err(LedgerError::InsufficientBalance { account, needed: amount, available: 0 });
+        };
+        if *b < amount {
+            return Err(LedgerError::InsufficientBalance {
+                account,
+                needed: amount,
+                available: *b,
+            });
         }
-        let b = self.balances.get_mut(&account).expect("checked");
         *b -= amount;
         if *b == 0 {
             self.balances.remove(&account);
@@ -101,7 +110,7 @@ impl Ledger {
         }
         self.debit(from, amount)?;
         self.credit(to, amount);
-        self.events.push(Event::Transfer { from, to, amount });
+        self.emit(Event::Transfer { from, to, amount });
         Ok(())
     }
 

@@ -138,13 +138,29 @@ impl Ensemble {
         }
     }
 
-    fn feed(&mut self, r: &Report) {
+    /// Feeds a batch of runs, in run order. The per-step sketches are fed in parallel by ranges of days;
+    /// each sketch still sees the runs in order, so the result does not depend on the thread count.
+    fn feed_batch(&mut self, reports: &[Report]) {
+        const DAYS_PER_TASK: usize = 64;
         let ncol = Row::COLUMNS.len();
-        for (t, row) in r.rows.iter().enumerate() {
-            for (c, v) in row.values().into_iter().enumerate() {
-                self.steps[t * ncol + c].push(v);
+        self.steps.par_chunks_mut(ncol * DAYS_PER_TASK).enumerate().for_each(|(task, chunk)| {
+            let day0 = task * DAYS_PER_TASK;
+            for r in reports {
+                for (k, sketches) in chunk.chunks_mut(ncol).enumerate() {
+                    if let Some(row) = r.rows.get(day0 + k) {
+                        for (s, v) in sketches.iter_mut().zip(row.array()) {
+                            s.push(v);
+                        }
+                    }
+                }
             }
+        });
+        for r in reports {
+            self.feed_summary(r);
         }
+    }
+
+    fn feed_summary(&mut self, r: &Report) {
         for (s, v) in self.summary.iter_mut().zip(summarise(r)) {
             s.push(v);
         }
@@ -384,9 +400,8 @@ pub fn run_many(
                 })
                 .collect()
         });
-        for rep in reports {
-            ens.feed(&rep?);
-        }
+        let reports = reports.into_iter().collect::<Result<Vec<Report>, SimError>>()?;
+        pool.install(|| ens.feed_batch(&reports));
         start = end;
     }
     Ok(ens)

@@ -40,7 +40,10 @@
 //!   jailed stakers (`redelegate`), leave when the 30-day yield falls below their alternative (`undelegate`,
 //!   or stOPG sold into the pool or redeemed with `lst_redeem`, whichever is cheaper) and come back above it.
 //!   Stakers are chosen with probability ∝ stake^brand_bias (concentration drift). An optional churn cap
-//!   queues exits.
+//!   queues exits. With `cohort_size = k` the delegators act in cohorts of `k` identical members (the same
+//!   holdings, review day and choices), each cohort one ledger delegator holding the members' total: the
+//!   delegators' ledger work (reward withdrawals over every position at each review, redelegations) falls
+//!   `k`-fold, at the cost of the spread of choices within a cohort. The shipped scenarios use `k = 1`.
 //! - **Arbitrageurs** buy discounted stOPG and redeem it when redemption is on, and mint and sell stOPG at a
 //!   premium. **Borrowers** hold stOPG as collateral that is sold by force when its value falls.
 //! - **Validators** keep their self-bond, earn their share of fees and emissions and sell to cover costs.
@@ -71,8 +74,8 @@
 //! ensembles into one self-contained HTML report with fan charts and a cartel-profit heatmap.
 //!
 //! # Determinism
-//! Everything random comes from one seeded [`rng::Rng`]; the ledger iterates `BTreeMap`s; agents act in a
-//! fixed order. The same scenario and seed give the same rows and a byte-identical CSV.
+//! Everything random comes from one seeded [`rng::Rng`]; the ledger iterates its maps in key order; agents
+//! act in a fixed order; the ledger's event log is off during a run (nothing reads it). The same scenario and seed give the same rows and a byte-identical CSV.
 //!
 //! # Use
 //! ```

@@ -22,6 +22,11 @@ macro_rules! row {
                 vec![$(self.$name),*]
             }
 
+            /// Values, in [`Row::COLUMNS`] order, without allocating.
+            pub(crate) fn array(&self) -> [f64; Row::COLUMNS.len()] {
+                [$(self.$name),*]
+            }
+
             /// A column's value by name.
             pub fn get(&self, column: &str) -> Option<f64> {
                 match column {
@@ -174,6 +179,14 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, q)
+}
+
+/// [`quantile`] of values already sorted (by `f64::total_cmp`), for several quantiles of one sample.
+pub(crate) fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
     let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)

@@ -8,7 +8,7 @@ use ogn_ledger::{
 
 use crate::{
     SimError,
-    metrics::{Row, hhi, nakamoto, quantile},
+    metrics::{Row, hhi, nakamoto, quantile, quantile_sorted},
     rng::Rng,
     scenario::{Denomination, Scenario},
 };
@@ -170,8 +170,9 @@ impl<'a> Sim<'a> {
         let d = &s.delegators;
         let bond = to_base(o.self_bond_opg);
         let vbond = to_base(s.validators.self_bond_opg);
-        // Delegator holdings: log-normal weights (σ = 1), normalised to the configured total.
-        let weights: Vec<f64> = (0..d.count).map(|_| rng.normal().exp()).collect();
+        // Delegator holdings: log-normal weights (σ = 1), normalised to the configured total; one weight per
+        // cohort (a cohort's members hold the same amount, and the cohort holds their sum).
+        let weights: Vec<f64> = (0..d.cohorts()).map(|_| rng.normal().exp()).collect();
         let wsum: f64 = weights.iter().sum();
         let holdings: Vec<u128> =
             weights.iter().map(|w| to_base(d.holdings_opg * w / wsum)).collect();
@@ -240,7 +241,7 @@ impl<'a> Sim<'a> {
             verifiers: (0..s.verification.verifiers)
                 .map(|i| addr(VERIFIER_BASE + u64::from(i)))
                 .collect(),
-            delegators: (0..d.count)
+            delegators: (0..d.cohorts())
                 .map(|i| Delegator {
                     addr: addr(DELEGATOR_BASE + u64::from(i)),
                     offset: i % d.review_days,
@@ -278,7 +279,8 @@ impl<'a> Sim<'a> {
             sim.ledger.lst_deposit(addr(BORROWER), to_base(collateral))?;
             sim.collateral_value0 = collateral;
         }
-        sim.ledger.take_events();
+        // Nothing reads the ledger's events during a run.
+        sim.ledger.set_record_events(false);
         Ok(sim)
     }
 
@@ -307,6 +309,12 @@ impl<'a> Sim<'a> {
             x -= w;
         }
         cands.last().map(|c| c.0)
+    }
+
+    /// Three verifiers drawn with replacement for one operator's jobs of the day.
+    fn pick_verifiers(&mut self) -> [Address; 3] {
+        let n = self.verifiers.len() as u64;
+        [0; 3].map(|_| self.verifiers[(self.rng.next_u64() % n) as usize])
     }
 
     fn fee_opg_per_job(&self) -> f64 {
@@ -554,11 +562,7 @@ impl<'a> Sim<'a> {
             let jobs = per_op.floor();
             let fee = to_base(jobs * fee_opg);
             if fee > 0 {
-                let picks: Vec<Address> = (0..3)
-                    .map(|_| {
-                        self.verifiers[(self.rng.next_u64() % self.verifiers.len() as u64) as usize]
-                    })
-                    .collect();
+                let picks = self.pick_verifiers();
                 let r = self.ledger.pay_inference_fee(addr(USERS), op.addr, &picks, fee);
                 self.reject(r);
             }
@@ -646,10 +650,8 @@ impl<'a> Sim<'a> {
             if self.operators[i].state != OpState::Active {
                 continue;
             }
-            if self.ledger.delegation(a, a).is_some() {
-                let r = self.ledger.withdraw_rewards(a, a);
-                self.reject(r);
-            }
+            // Refused only when there is no self-bond left: nothing to withdraw then.
+            let _ = self.ledger.withdraw_rewards(a, a);
             let income = self.operators[i].income_opg + to_opg(self.ledger.balance(a));
             let cost =
                 s.operators.cost_usd_per_day * self.operators[i].cost_factor * self.cost_multiplier;
@@ -678,10 +680,7 @@ impl<'a> Sim<'a> {
             self.operator_exit(i, day);
         }
         for (k, v) in self.validators.clone().into_iter().enumerate() {
-            if self.ledger.delegation(v, v).is_some() {
-                let r = self.ledger.withdraw_rewards(v, v);
-                self.reject(r);
-            }
+            let _ = self.ledger.withdraw_rewards(v, v);
             let income = to_opg(self.ledger.balance(v)) - vbal0[k];
             staker_income_usd += income * self.price;
             self.cum.operator_profit_usd_cum += income * self.price - s.validators.cost_usd_per_day;
@@ -741,6 +740,8 @@ impl<'a> Sim<'a> {
         let value_secured = served * s.demand.job_value_usd;
         let budget = staked * self.price * slash_frac;
         let med_income = quantile(&op_income, 0.5);
+        let mut sorted_profits = op_profits.clone();
+        sorted_profits.sort_by(f64::total_cmp);
         let med_cost = quantile(&op_costs, 0.5);
         self.cum.user_fees_usd_cum += fees_opg * self.price;
         self.cum.user_losses_usd_cum += undetected * s.demand.job_value_usd;
@@ -786,9 +787,9 @@ impl<'a> Sim<'a> {
             time_to_exit_days: wait + s.ledger.unbonding_days as f64,
             operators_active: op_profits.len() as f64,
             operators_unprofitable: op_profits.iter().filter(|p| **p < 0.0).count() as f64,
-            operator_profit_p50_usd: quantile(&op_profits, 0.5),
-            operator_profit_p10_usd: quantile(&op_profits, 0.1),
-            operator_profit_p90_usd: quantile(&op_profits, 0.9),
+            operator_profit_p50_usd: quantile_sorted(&sorted_profits, 0.5),
+            operator_profit_p10_usd: quantile_sorted(&sorted_profits, 0.1),
+            operator_profit_p90_usd: quantile_sorted(&sorted_profits, 0.9),
             break_even_price_usd: if med_income > 0.0 { med_cost / med_income } else { 0.0 },
             nakamoto: f64::from(nakamoto(&vstakes, 1.0 / 3.0)),
             hhi: hhi(&all_stakes),
@@ -936,11 +937,7 @@ impl<'a> Sim<'a> {
             self.operators[i].income_opg -= to_opg(bought);
             let worth = |l: &Ledger| to_opg(l.balance(op) + l.pending_rewards(op, op).total());
             let before = worth(&self.ledger);
-            let picks: Vec<Address> = (0..3)
-                .map(|_| {
-                    self.verifiers[(self.rng.next_u64() % self.verifiers.len() as u64) as usize]
-                })
-                .collect();
+            let picks = self.pick_verifiers();
             let r = self.ledger.pay_inference_fee(op, op, &picks, bought.min(fee));
             if self.reject(r).is_some() {
                 self.cum.wash_profit_usd_cum += (worth(&self.ledger) - before) * self.price;
@@ -1049,7 +1046,7 @@ impl<'a> Sim<'a> {
             mine.sort_unstable();
             mine.dedup();
             // Withdrawing from every position also finds the positions that are gone (fully undelegated).
-            mine.retain(|st| self.ledger.withdraw_rewards(who, *st).is_ok());
+            self.ledger.withdraw_rewards_many(who, &mut mine);
             self.delegators[k].positions.clone_from(&mine);
             let rewards = to_opg(self.ledger.balance(who).saturating_sub(before));
             self.sell_opg(who, rewards * d.sell_share);

@@ -268,6 +268,18 @@ pub struct DelegatorConfig {
     pub sell_share: f64,
     /// Most OPG that may leave staking a day (a churn cap; 0: none).
     pub exit_cap_opg_per_day: f64,
+    /// Delegators per cohort: the `count` delegators act in cohorts of this many identical members (the same
+    /// holdings, review day and decisions), and each cohort is one ledger delegator holding its members'
+    /// total. 1 (the default): every delegator on its own. Larger cohorts run faster (the ledger work of the
+    /// delegators scales with the cohorts) and lose the spread of individual choices within a cohort.
+    pub cohort_size: u32,
+}
+
+impl DelegatorConfig {
+    /// Ledger delegators: one per cohort.
+    pub fn cohorts(&self) -> u32 {
+        self.count / self.cohort_size.max(1)
+    }
 }
 
 /// Sampling re-execution.
@@ -517,6 +529,7 @@ impl Default for DelegatorConfig {
             brand_bias: 0.0,
             sell_share: 0.3,
             exit_cap_opg_per_day: 0.0,
+            cohort_size: 1,
         }
     }
 }
@@ -727,6 +740,13 @@ impl Scenario {
         }
         if self.delegators.count == 0 || self.delegators.review_days == 0 {
             errors.push("delegators.count and delegators.review_days must be at least 1".into());
+        }
+        let k = self.delegators.cohort_size;
+        if k == 0 || !self.delegators.count.is_multiple_of(k) {
+            errors.push(format!(
+                "delegators.cohort_size = {k} must be at least 1 and divide delegators.count = {}",
+                self.delegators.count
+            ));
         }
         if self.verification.verifiers == 0 {
             errors.push("verification.verifiers must be at least 1".into());
