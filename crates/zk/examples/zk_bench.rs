@@ -5,7 +5,8 @@
 //! ```
 //!
 //! `INPUT.bin` holds little-endian f32 values, `[batch][input_dim]`. Prints one JSON object:
-//! commit, prove and verify times (median of REPEATS runs after one warm-up), proof size,
+//! commit, prove and verify times (median of REPEATS runs after one warm-up), the work estimate
+//! ([`ogn_zk::QuantizedModel::work`], what ZKML gas on the chain is charged from), proof size,
 //! peak resident memory, the WHIR security estimate and the f32 output (to compare with onnxruntime).
 
 use std::time::Instant;
@@ -64,10 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let logits: Vec<String> =
         model.dequantize_output(&output).iter().map(|v| format!("{v:?}")).collect();
     println!(
-        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{},\"output\":[{}]}}",
+        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"work\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{},\"output\":[{}]}}",
         args[1],
         model.num_weights(),
         input.len() / model.input_dim,
+        model.work(input.len() / model.input_dim),
         median(prove_s),
         median(verify_s),
         bytes.len(),
