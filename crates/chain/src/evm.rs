@@ -40,6 +40,7 @@ impl<'a> OgnPrecompiles<'a> {
         addresses.insert(INFERENCE_PRECOMPILE);
         addresses.insert(hub);
         addresses.insert(crate::staking::STAKING_PRECOMPILE);
+        addresses.insert(crate::jobs::JOBS_PRECOMPILE);
         Self { inner, addresses, hub, session }
     }
 }
@@ -62,6 +63,9 @@ where
         let address = inputs.bytecode_address;
         if address == crate::staking::STAKING_PRECOMPILE {
             return crate::staking::run(context, inputs).map(Some);
+        }
+        if address == crate::jobs::JOBS_PRECOMPILE {
+            return crate::jobs::run(context, inputs).map(Some);
         }
         if address != INFERENCE_PRECOMPILE && address != self.hub {
             return self.inner.run(context, inputs);

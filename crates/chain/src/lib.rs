@@ -1,7 +1,8 @@
 //! The ogn chain: Ethereum-format transactions in blocks executed with `revm`, inference inside
 //! transactions through OpenGradient's precompile (`0x…F4`) and Inference hub contract, pre-execution of
 //! inference (PIPE), staking through the [`staking`] precompile (`0x…0100`, the `ogn-ledger` state in
-//! its storage, advanced at every block boundary), and storage in `redb`.
+//! its storage, advanced at every block boundary), inference jobs served by bonded operators and their
+//! dispute game through the [`jobs`] precompile (`0x…0101`), and storage in `redb`.
 //!
 //! # Protocol
 //!
@@ -69,6 +70,7 @@ mod config;
 mod error;
 mod evm;
 pub mod inference;
+pub mod jobs;
 mod oracle;
 pub mod staking;
 mod state;
@@ -85,6 +87,7 @@ pub use config::{
 };
 pub use error::{CallError, ChainError, TxError};
 pub use inference::{INFERENCE_PRECOMPILE, InferenceRecord};
+pub use jobs::{IJobs, JOBS_PRECOMPILE};
 pub use ogn_ledger;
 pub use oracle::{HubOracle, InferenceOracle, OracleResult};
 pub use staking::{IStaking, STAKING_PRECOMPILE};

@@ -105,19 +105,19 @@ sol! {
     }
 }
 
-fn to_ledger(a: Address) -> ogn_ledger::Address {
+pub(crate) fn to_ledger(a: Address) -> ogn_ledger::Address {
     ogn_ledger::Address(a.0.0)
 }
 
-fn from_ledger(a: ogn_ledger::Address) -> Address {
+pub(crate) fn from_ledger(a: ogn_ledger::Address) -> Address {
     Address::from(a.0)
 }
 
-const BRIDGE: ogn_ledger::Address =
+pub(crate) const BRIDGE: ogn_ledger::Address =
     ogn_ledger::Address([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00]);
 
 /// The words of an encoded ledger: `[len, chunk…]`.
-fn encode_words(ledger: &Ledger) -> Result<Vec<U256>, String> {
+pub(crate) fn encode_words(ledger: &Ledger) -> Result<Vec<U256>, String> {
     let bytes = serde_json::to_vec(ledger).map_err(|e| format!("staking: encode ledger: {e}"))?;
     let mut words = vec![U256::from(bytes.len())];
     for chunk in bytes.chunks(32) {
@@ -149,7 +149,7 @@ pub(crate) fn genesis(params: &Params) -> Result<(Vec<(U256, U256)>, U256), Stri
 }
 
 /// Reads the ledger from the staking account's storage through the journal; returns it and the words.
-fn load<J: JournalTr>(journal: &mut J) -> Result<(Ledger, Vec<U256>), String> {
+pub(crate) fn load<J: JournalTr>(journal: &mut J) -> Result<(Ledger, Vec<U256>), String> {
     let mut sload = |slot: usize| {
         journal
             .sload(STAKING_PRECOMPILE, U256::from(slot))
@@ -169,7 +169,11 @@ fn load<J: JournalTr>(journal: &mut J) -> Result<(Ledger, Vec<U256>), String> {
 }
 
 /// Writes the words that differ from `old`; returns how many were written.
-fn store<J: JournalTr>(journal: &mut J, old: &[U256], new: &[U256]) -> Result<u64, String> {
+pub(crate) fn store<J: JournalTr>(
+    journal: &mut J,
+    old: &[U256],
+    new: &[U256],
+) -> Result<u64, String> {
     let mut written = 0;
     for i in 0..old.len().max(new.len()) {
         let (o, n) =
@@ -203,7 +207,7 @@ fn holders(ledger: &Ledger) -> Result<Vec<(Address, u128)>, String> {
 
 /// Moves every liquid ledger balance out to the EVM and sets the precompile's balance to what the ledger
 /// holds. Returns an internal error only for an inconsistent state.
-fn settle<J: JournalTr>(journal: &mut J, ledger: &mut Ledger) -> Result<(), String> {
+pub(crate) fn settle<J: JournalTr>(journal: &mut J, ledger: &mut Ledger) -> Result<(), String> {
     let payouts = holders(ledger)?;
     let mut total: u128 = 0;
     for (account, amount) in &payouts {

@@ -131,6 +131,22 @@ impl RunEvidence {
     }
 }
 
+/// The witness an honest party gives for state `index` of a run with `steps` runtime steps: the values
+/// re-executing that step starts from, or none for the output state (the referee recomputes the outputs).
+pub fn step_witness(
+    runtime: &ogn_runtime::Runtime,
+    model: &ogn_runtime::Model,
+    inputs: &[ogn_types::Tensor],
+    steps: usize,
+    index: u64,
+) -> Option<LayerWitness> {
+    if index as usize >= steps {
+        Some(LayerWitness::default())
+    } else {
+        runtime.layer_witness(model, inputs, index as usize).ok()
+    }
+}
+
 /// Re-executes one step for the game.
 pub trait Referee {
     /// The number of states the job's plan has (steps + 1).

@@ -12,9 +12,9 @@ use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use commonware_runtime::{Runner as _, deterministic};
 use ogn_ledger::{Ledger, OPG, Params, Role};
-use ogn_runtime::{LayerWitness, Runtime, RuntimeConfig};
+use ogn_runtime::{Runtime, RuntimeConfig};
 use ogn_types::{ModelCid, Tensor, TensorData, canonical};
-use ogn_verify::dispute::{Answer, Query, RunEvidence};
+use ogn_verify::dispute::{Answer, Query, RunEvidence, step_witness};
 use ogn_verify::network::{Claim, Job, Network, NetworkParams, Participant};
 use ogn_verify::{
     Attestation, DisputeParams, Execution, GuaranteeParams, Mode, execute, tensors_hash,
@@ -158,13 +158,7 @@ impl Participant for Actor {
         }
         let (evidence, _) = self.runs.get(&job.id)?;
         let steps = evidence.leaves.len();
-        evidence.answer(query, |index| {
-            if index as usize >= steps {
-                Some(LayerWitness::default())
-            } else {
-                runtime.layer_witness(&job.model, &job.inputs, index as usize).ok()
-            }
-        })
+        evidence.answer(query, |index| step_witness(runtime, &job.model, &job.inputs, steps, index))
     }
 }
 

@@ -1,0 +1,269 @@
+//! The operator process: bond, announce, run jobs with evidence, defend results in disputes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context, Result, anyhow, bail};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::post};
+use ogn_chain::{IJobs, IStaking, JOBS_PRECOMPILE, STAKING_PRECOMPILE, jobs::DisputeView};
+use ogn_runtime::{Model, Runtime, RuntimeConfig};
+use ogn_types::{ModelCid, Tensor, TensorData};
+use ogn_verify::{Execution, dispute::step_witness, execute, tensors_hash};
+use parking_lot::Mutex;
+
+use crate::rpc::RpcClient;
+use crate::wire::{Announce, JobOffer, JobResult};
+
+/// A dishonest operator, for exercising the protocol: with probability `ppm` per million a job's first
+/// output element is moved by one unit in the last place and committed to consistently (a wrong result
+/// with a well-formed commitment, the hardest kind to spot without re-execution).
+#[derive(Debug, Clone, Copy)]
+pub struct Cheat {
+    /// Probability per job, parts per million.
+    pub ppm: u64,
+}
+
+/// How to run an operator.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    /// The operator's key (its account bonds and signs).
+    pub key: PrivateKeySigner,
+    /// The node's URL (JSON-RPC, hub and scheduler on one address, as `ogn devnet` serves them).
+    pub node: String,
+    /// Model CIDs served (empty: any).
+    pub models: Vec<String>,
+    /// Where to take jobs.
+    pub listen: SocketAddr,
+    /// Self-bond to register with, wei (when not registered yet).
+    pub bond: u128,
+    /// Commission, parts per million.
+    pub commission_ppm: u32,
+    /// Cheating, for tests of the protocol.
+    pub cheat: Option<Cheat>,
+}
+
+struct Run {
+    model: Arc<Model>,
+    inputs: Vec<Tensor>,
+    exec: Execution,
+}
+
+struct Operator {
+    config: OperatorConfig,
+    rpc: RpcClient,
+    runtime: Runtime,
+    http: reqwest::Client,
+    models: Mutex<HashMap<ModelCid, Arc<Model>>>,
+    runs: Mutex<HashMap<u64, Arc<Run>>>,
+    draws: Mutex<u64>,
+}
+
+/// Registers (if needed), announces, and serves until `shutdown` resolves.
+pub async fn run_operator(
+    config: OperatorConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let rpc = RpcClient::new(&config.node, config.key.clone());
+    let address = rpc.address();
+    let info = rpc.view(STAKING_PRECOMPILE, IStaking::stakerInfoCall { staker: address }).await?;
+    if !info.exists {
+        let call = IStaking::createOperatorCall { commissionPpm: config.commission_ppm };
+        let mined = rpc.send(STAKING_PRECOMPILE, call, U256::from(config.bond)).await?;
+        if !mined.success {
+            bail!("registering operator {address} failed (transaction {})", mined.tx_hash);
+        }
+        println!("operator {address} registered with a bond of {} wei", config.bond);
+    } else if !info.isOperator {
+        bail!("{address} is registered as a validator, not an operator");
+    } else if info.jailed {
+        println!("operator {address} is jailed; it serves no jobs until `ogn unjail`");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let seed = u64::from_be_bytes(address.0[..8].try_into().expect("8 bytes"));
+    let op = Arc::new(Operator {
+        rpc,
+        runtime: Runtime::new(RuntimeConfig::default()),
+        http: reqwest::Client::new(),
+        models: Default::default(),
+        runs: Default::default(),
+        draws: Mutex::new(seed),
+        config,
+    });
+    let announce = Announce::signed(&op.config.key, &url, op.config.models.clone());
+    let mut announced = false;
+    for _ in 0..100 {
+        let r = op
+            .http
+            .post(format!("{}/api/v0/operators", op.config.node))
+            .json(&announce)
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status().is_success() => {
+                announced = true;
+                break;
+            }
+            Ok(r) => {
+                let text = r.text().await.unwrap_or_default();
+                bail!("the node refused the announcement: {text}");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    if !announced {
+        bail!("the node at {} did not answer", op.config.node);
+    }
+    println!("operator {address} serving jobs on {url}");
+    let watcher = tokio::spawn(watch_disputes(op.clone()));
+    let app = Router::new()
+        .route("/jobs", post(job_handler))
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        .with_state(op);
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    watcher.abort();
+    served.context("serving jobs")
+}
+
+async fn job_handler(
+    State(op): State<Arc<Operator>>,
+    Json(offer): Json<JobOffer>,
+) -> axum::response::Response {
+    match serve_job(&op, offer).await {
+        Ok(result) => Json(result).into_response(),
+        Err(e) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"error": format!("{e:#}")})))
+                .into_response()
+        }
+    }
+}
+
+impl Operator {
+    async fn model(&self, cid: &ModelCid) -> Result<Arc<Model>> {
+        if let Some(m) = self.models.lock().get(cid) {
+            return Ok(m.clone());
+        }
+        if !self.config.models.is_empty()
+            && !self.config.models.iter().any(|m| *m == cid.to_string())
+        {
+            bail!("this operator does not serve model {cid}");
+        }
+        let url = format!("{}/api/v0/blobs/{cid}", self.config.node);
+        let response =
+            self.http.get(&url).send().await.with_context(|| format!("fetching {url}"))?;
+        if !response.status().is_success() {
+            bail!("fetching model {cid}: HTTP {}", response.status());
+        }
+        let bytes = response.bytes().await.context("reading the model")?;
+        if !cid.matches(&bytes) {
+            bail!("the node served bytes that are not model {cid}");
+        }
+        let model = self.runtime.load(cid, &bytes).map_err(|e| anyhow!("model {cid}: {e}"))?;
+        self.models.lock().insert(*cid, model.clone());
+        Ok(model)
+    }
+
+    fn cheats_now(&self) -> bool {
+        let Some(cheat) = self.config.cheat else { return false };
+        let mut s = self.draws.lock();
+        *s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (*s >> 33) % 1_000_000 < cheat.ppm
+    }
+}
+
+async fn serve_job(op: &Arc<Operator>, offer: JobOffer) -> Result<JobResult> {
+    let model = op.model(&offer.model).await?;
+    let inputs =
+        ogn_types::json::tensors_from_json(&offer.input).map_err(|e| anyhow!("input: {e}"))?;
+    let cheat = op.cheats_now();
+    let (o, m, i) = (op.clone(), model.clone(), inputs.clone());
+    let exec = tokio::task::spawn_blocking(move || execute(&o.runtime, &m, &i))
+        .await
+        .context("execution task")?
+        .map_err(|e| anyhow!("{e}"))?;
+    let exec = if cheat { perturbed(&model, &inputs, exec) } else { exec };
+    let statement = exec.statement(offer.chain_id, offer.job, &model);
+    let attestation = statement.sign(&op.config.key);
+    let outputs = ogn_types::json::tensors_to_json(&exec.outputs);
+    op.runs.lock().insert(offer.job, Arc::new(Run { model, inputs, exec }));
+    Ok(JobResult { statement, attestation, outputs })
+}
+
+/// The run with its first output element moved by one ulp, committed to consistently.
+fn perturbed(model: &Model, inputs: &[Tensor], honest: Execution) -> Execution {
+    let mut outputs = honest.outputs.clone();
+    match &mut outputs[0].data {
+        TensorData::F32(v) if !v.is_empty() => v[0] = f32::from_bits(v[0].to_bits() ^ 1),
+        TensorData::F64(v) if !v.is_empty() => v[0] = f64::from_bits(v[0].to_bits() ^ 1),
+        TensorData::I64(v) if !v.is_empty() => v[0] ^= 1,
+        _ => return honest,
+    }
+    let output_hash = tensors_hash(&outputs);
+    let evidence = Execution::evidence_for(
+        model,
+        honest.input_hash,
+        honest.evidence.leaves.clone(),
+        output_hash,
+    );
+    Execution {
+        result_id: ogn_types::canonical::result_id(
+            model.cid(),
+            inputs,
+            &outputs,
+            &honest.engine_id,
+        ),
+        outputs,
+        output_hash,
+        evidence,
+        ..honest
+    }
+}
+
+/// Answers every dispute round that concerns this operator, from its own run.
+async fn watch_disputes(op: Arc<Operator>) {
+    let me = op.rpc.address();
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(open) = op.rpc.view(JOBS_PRECOMPILE, IJobs::openDisputesCall {}).await else {
+            continue;
+        };
+        for id in open {
+            let Ok(json) = op.rpc.view(JOBS_PRECOMPILE, IJobs::disputeCall { dispute: id }).await
+            else {
+                continue;
+            };
+            let Ok(view) = serde_json::from_slice::<DisputeView>(&json) else { continue };
+            let owes = (view.record.operator == me && view.awaits_operator)
+                || (view.record.challenger == me && view.awaits_challenger);
+            let (Some(query), true) = (view.query, owes) else { continue };
+            let Some(run) = op.runs.lock().get(&view.record.job).cloned() else { continue };
+            let r = run.clone();
+            let o = op.clone();
+            let answer = tokio::task::spawn_blocking(move || {
+                let steps = r.exec.evidence.leaves.len();
+                r.exec
+                    .evidence
+                    .answer(query, |i| step_witness(&o.runtime, &r.model, &r.inputs, steps, i))
+            })
+            .await
+            .ok()
+            .flatten();
+            let Some(answer) = answer else { continue };
+            let call = IJobs::answerCall {
+                dispute: id,
+                answer: serde_json::to_vec(&answer).unwrap_or_default().into(),
+            };
+            match op.rpc.send(JOBS_PRECOMPILE, call, U256::ZERO).await {
+                Ok(m) if m.success => tracing::info!(dispute = id, ?query, "answered"),
+                Ok(m) => tracing::debug!(dispute = id, tx = %m.tx_hash, "answer reverted"),
+                Err(e) => tracing::debug!(dispute = id, "answer not sent: {e:#}"),
+            }
+        }
+    }
+}

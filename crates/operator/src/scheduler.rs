@@ -1,0 +1,450 @@
+//! The node's scheduler: takes inference requests, assigns them to announced operators by mode, records
+//! them on chain, draws SAMPLING verifications, and referees disputes as a validator.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use anyhow::{Context, Result, anyhow, bail};
+use ogn_chain::{
+    IJobs, IStaking, JOBS_PRECOMPILE, STAKING_PRECOMPILE,
+    jobs::{DisputeView, JobRecord, job_statement},
+};
+use ogn_runtime::{Model, Runtime};
+use ogn_types::{ModelCid, Tensor};
+use ogn_verify::{
+    Attestation, Candidate, GuaranteeParams, Inclusion, Mode, Query, Receipt, Referee,
+    RuntimeReferee, Side, Status, assign, assignment_seed, quote, receipt::RECEIPT_VERSION,
+    tensors_hash,
+};
+use parking_lot::Mutex;
+
+use crate::rpc::RpcClient;
+use crate::wire::{Announce, JobOffer, JobResult};
+
+/// Loads a model file by CID (from the node's hub).
+pub type ModelLoader = Arc<dyn Fn(&ModelCid) -> Result<Arc<Model>, String> + Send + Sync>;
+
+/// Scheduler settings.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Chain id.
+    pub chain_id: u64,
+    /// The price of one execution, wei (the guarantee's base price).
+    pub base_price: u128,
+    /// The declared value of a job when the request names none, wei.
+    pub default_value: u128,
+    /// How long a request waits for a dispute it caused to be decided.
+    pub dispute_wait: Duration,
+}
+
+/// A settled request.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// Outputs of the accepted result (JSON form).
+    pub outputs: serde_json::Value,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Disputes the job caused.
+    pub disputes: Vec<u64>,
+}
+
+struct JobInputs {
+    model: Arc<Model>,
+    inputs: Vec<Tensor>,
+}
+
+/// The scheduler (one per node).
+pub struct Scheduler {
+    config: SchedulerConfig,
+    rpc: RpcClient,
+    runtime: Arc<Runtime>,
+    load: ModelLoader,
+    http: reqwest::Client,
+    operators: Mutex<BTreeMap<Address, Announce>>,
+    jobs: Mutex<HashMap<u64, Arc<JobInputs>>>,
+    receipts: Mutex<HashMap<u64, Receipt>>,
+    next_job: AtomicU64,
+}
+
+impl Scheduler {
+    /// A scheduler signing with `rpc`'s key (the node's validator key), numbering jobs from `first_job`.
+    pub fn new(
+        config: SchedulerConfig,
+        rpc: RpcClient,
+        runtime: Arc<Runtime>,
+        load: ModelLoader,
+        first_job: u64,
+    ) -> Self {
+        Self {
+            config,
+            rpc,
+            runtime,
+            load,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .expect("HTTP client"),
+            operators: Default::default(),
+            jobs: Default::default(),
+            receipts: Default::default(),
+            next_job: AtomicU64::new(first_job),
+        }
+    }
+
+    /// Operators announced so far.
+    pub fn operators(&self) -> Vec<Announce> {
+        self.operators.lock().values().cloned().collect()
+    }
+
+    /// Whether any operator has announced itself.
+    pub fn has_operators(&self) -> bool {
+        !self.operators.lock().is_empty()
+    }
+
+    /// A stored receipt.
+    pub fn receipt(&self, job: u64) -> Option<Receipt> {
+        self.receipts.lock().get(&job).cloned()
+    }
+
+    /// Accepts an operator's announcement: signed by it, and it is an active operator on chain.
+    pub async fn announce(&self, a: Announce) -> Result<()> {
+        if !a.verify() {
+            bail!("the announcement's signature does not recover to {}", a.address);
+        }
+        let info = self
+            .rpc
+            .view(STAKING_PRECOMPILE, IStaking::stakerInfoCall { staker: a.address })
+            .await?;
+        if !info.exists || !info.isOperator {
+            bail!(
+                "{} is not a registered operator (createOperator on the staking precompile)",
+                a.address
+            );
+        }
+        tracing::info!(operator = %a.address, url = %a.url, "operator announced");
+        self.operators.lock().insert(a.address, a);
+        Ok(())
+    }
+
+    async fn candidates(&self, model: &ModelCid) -> Vec<Candidate> {
+        let announced = self.operators();
+        let mut out = Vec::with_capacity(announced.len());
+        for a in announced {
+            let Ok(info) = self
+                .rpc
+                .view(STAKING_PRECOMPILE, IStaking::stakerInfoCall { staker: a.address })
+                .await
+            else {
+                continue;
+            };
+            out.push(Candidate {
+                address: a.address,
+                free_bond: u128::try_from(info.tokens).unwrap_or(u128::MAX),
+                jailed: info.jailed || !info.exists,
+                serves_model: a.models.is_empty()
+                    || a.models.iter().any(|m| *m == model.to_string()),
+            });
+        }
+        out
+    }
+
+    async fn offer(&self, operator: Address, offer: &JobOffer) -> Result<JobResult> {
+        let url = self
+            .operators
+            .lock()
+            .get(&operator)
+            .map(|a| a.url.clone())
+            .ok_or_else(|| anyhow!("operator {operator} is not announced"))?;
+        let response = self
+            .http
+            .post(format!("{url}/jobs"))
+            .json(offer)
+            .send()
+            .await
+            .with_context(|| format!("operator {operator} at {url}"))?;
+        if !response.status().is_success() {
+            bail!("operator {operator}: {}", response.text().await.unwrap_or_default());
+        }
+        let result: JobResult = response.json().await.context("operator's result")?;
+        let s = &result.statement;
+        let recovered =
+            alloy::primitives::Signature::try_from(result.attestation.signature.as_ref())
+                .ok()
+                .and_then(|sig| sig.recover_address_from_msg(s.digest().as_slice()).ok());
+        if recovered != Some(operator)
+            || s.job != offer.job
+            || s.model != offer.model
+            || s.chain_id != offer.chain_id
+        {
+            bail!(
+                "operator {operator} returned a statement that is not its signed answer to job {}",
+                offer.job
+            );
+        }
+        Ok(result)
+    }
+
+    /// Runs one request in `mode`: assignment, execution by operators, recording, sampling, disputes.
+    pub async fn infer(
+        &self,
+        model: ModelCid,
+        input: serde_json::Value,
+        mode: Mode,
+        value: Option<u128>,
+    ) -> Result<Settled> {
+        let inputs =
+            ogn_types::json::tensors_from_json(&input).map_err(|e| anyhow!("input: {e}"))?;
+        let loaded = (self.load)(&model).map_err(|e| anyhow!(e))?;
+        let (rt, m, i) = (self.runtime.clone(), loaded.clone(), inputs.clone());
+        let steps = tokio::task::spawn_blocking(move || rt.step_count(&m, &i))
+            .await
+            .context("planning task")?
+            .map_err(|e| anyhow!("{e}"))?;
+        let states = steps as u64 + 1;
+        let value = value.unwrap_or(self.config.default_value);
+        let bond = value; // the ledger locks value × job_bond_ppm (100 % by default)
+        let params = GuaranteeParams { base_price: self.config.base_price, ..Default::default() };
+        let guarantee = quote(mode, value, bond, &params).map_err(|e| anyhow!("{e}"))?;
+        let job = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let input_hash = tensors_hash(&inputs);
+        self.jobs.lock().insert(job, Arc::new(JobInputs { model: loaded, inputs }));
+
+        let candidates = self.candidates(&model).await;
+        let (_, beacon) = self.rpc.head().await?;
+        let count = mode.executors();
+        let executors = assign(&candidates, bond, count, assignment_seed(beacon, job), &[])
+            .map_err(|e| anyhow!("{e}"))?;
+        let offer = JobOffer { chain_id: self.config.chain_id, job, model, input: input.clone() };
+        let results = futures_all(executors.iter().map(|op| self.offer(*op, &offer))).await?;
+        for r in &results {
+            if r.statement.input_hash != input_hash {
+                bail!("operator {} hashed the input differently", r.attestation.operator);
+            }
+        }
+
+        let first = &results[0];
+        let record = IJobs::recordJobCall {
+            statement: job_statement(&first.statement),
+            signature: first.attestation.signature.clone(),
+            mode: mode.to_byte(),
+            value: U256::from(value),
+            states,
+        };
+        let mined = self.rpc.send(JOBS_PRECOMPILE, record, U256::from(guarantee.price)).await?;
+        if !mined.success {
+            bail!("recording job {job} failed (transaction {})", mined.tx_hash);
+        }
+        let inclusion = Inclusion {
+            block_number: mined.block_number,
+            block_hash: mined.block_hash,
+            tx_hash: mined.tx_hash,
+        };
+        let mut attested: Vec<&JobResult> = vec![first];
+        for r in &results[1..] {
+            self.attest(r).await?;
+            attested.push(r);
+        }
+        let mut verifier = None;
+        if let Mode::Sampling { .. } = mode {
+            let draw = keccak256([inclusion.block_hash.as_slice(), &job.to_be_bytes()].concat());
+            let draw = u64::from_be_bytes(draw[..8].try_into().expect("8 bytes")) % 1_000_000;
+            if draw < guarantee.sampling_ppm {
+                let seed = assignment_seed(inclusion.block_hash, job);
+                if let Ok(v) = assign(&candidates, bond, 1, seed, &executors) {
+                    let r = self.offer(v[0], &offer).await?;
+                    self.attest(&r).await?;
+                    verifier = Some(r);
+                }
+            }
+        }
+        if let Some(v) = &verifier {
+            attested.push(v);
+        }
+
+        let record = self.job_record(job).await?;
+        let disputes: Vec<u64> =
+            record.executors.iter().filter(|e| !e.agrees).map(|e| e.lock).collect();
+        let mut verdicts = Vec::new();
+        for id in &disputes {
+            verdicts.push(self.wait_for_verdict(*id).await?);
+        }
+        // The accepted result: executor 0's, unless a dispute proved it wrong.
+        let operator_lost = verdicts
+            .iter()
+            .any(|v| v.record.verdict.as_ref().is_some_and(|x| x.losers.contains(&Side::Operator)));
+        let winner = if operator_lost {
+            verdicts
+                .iter()
+                .find(|v| {
+                    v.record.verdict.as_ref().is_some_and(|x| !x.losers.contains(&Side::Challenger))
+                })
+                .and_then(|v| {
+                    attested.iter().find(|r| r.attestation.operator == v.record.challenger)
+                })
+                .copied()
+        } else {
+            Some(first)
+        };
+        let Some(winner) = winner else {
+            bail!("job {job}: every executor was proven wrong; no result is accepted");
+        };
+        let agree = |r: &&&JobResult| {
+            r.attestation.output_hash == winner.attestation.output_hash
+                && r.attestation.commitment == winner.attestation.commitment
+        };
+        let attestations: Vec<Attestation> =
+            attested.iter().filter(agree).map(|r| r.attestation.clone()).collect();
+        let status = if !disputes.is_empty() {
+            Status::Disputed
+        } else if matches!(mode, Mode::Replicas { .. }) {
+            Status::Accepted
+        } else {
+            Status::Challengeable
+        };
+        let s = &winner.statement;
+        let receipt = Receipt {
+            version: RECEIPT_VERSION,
+            chain_id: self.config.chain_id,
+            job,
+            model,
+            input_hash,
+            output_hash: s.output_hash,
+            result_id: s.result_id,
+            engine_id: s.engine_id.clone(),
+            commitment: s.commitment,
+            guarantee,
+            attestations,
+            status,
+            inclusion: Some(inclusion),
+        };
+        receipt.check().map_err(|e| anyhow!("job {job}: the receipt does not check: {e}"))?;
+        self.receipts.lock().insert(job, receipt.clone());
+        Ok(Settled { outputs: winner.outputs.clone(), receipt, disputes })
+    }
+
+    async fn attest(&self, r: &JobResult) -> Result<()> {
+        let call = IJobs::attestCall {
+            statement: job_statement(&r.statement),
+            signature: r.attestation.signature.clone(),
+        };
+        let mined = self.rpc.send(JOBS_PRECOMPILE, call, U256::ZERO).await?;
+        if !mined.success {
+            bail!(
+                "recording {}'s attestation failed (transaction {})",
+                r.attestation.operator,
+                mined.tx_hash
+            );
+        }
+        Ok(())
+    }
+
+    async fn job_record(&self, job: u64) -> Result<JobRecord> {
+        let json = self.rpc.view(JOBS_PRECOMPILE, IJobs::jobCall { job }).await?;
+        serde_json::from_slice(&json).context("job record")
+    }
+
+    async fn dispute(&self, id: u64) -> Result<DisputeView> {
+        let json = self.rpc.view(JOBS_PRECOMPILE, IJobs::disputeCall { dispute: id }).await?;
+        serde_json::from_slice(&json).context("dispute record")
+    }
+
+    async fn wait_for_verdict(&self, id: u64) -> Result<DisputeView> {
+        let start = std::time::Instant::now();
+        loop {
+            let view = self.dispute(id).await?;
+            if view.record.verdict.is_some() {
+                return Ok(view);
+            }
+            if start.elapsed() > self.config.dispute_wait {
+                bail!("dispute {id} is still open after {:?}", self.config.dispute_wait);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The validator's part of every open dispute: re-executes the one step a game narrowed to and ticks
+    /// rounds past their deadline. Runs until the task is dropped.
+    pub async fn referee(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let Ok(open) = self.rpc.view(JOBS_PRECOMPILE, IJobs::openDisputesCall {}).await else {
+                continue;
+            };
+            for id in open {
+                if let Err(e) = self.referee_one(id).await {
+                    tracing::debug!(dispute = id, "referee: {e:#}");
+                }
+            }
+        }
+    }
+
+    async fn referee_one(&self, id: u64) -> Result<()> {
+        let view = self.dispute(id).await?;
+        if let (Some(proof), Some(Query::Step { index })) = (&view.record.pending_step, view.query)
+        {
+            let job =
+                self.jobs.lock().get(&view.record.job).cloned().ok_or_else(|| {
+                    anyhow!("job {} was not scheduled by this node", view.record.job)
+                })?;
+            let witness = proof.witness.clone();
+            let rt = self.runtime.clone();
+            let leaf: B256 = tokio::task::spawn_blocking(move || {
+                let referee =
+                    RuntimeReferee::new(&rt, &job.model, &job.inputs).map_err(|e| e.to_string())?;
+                referee.leaf(index, &witness)
+            })
+            .await
+            .context("re-execution task")?
+            .map_err(|e| anyhow!("re-executing step {index}: {e}"))?;
+            let mined = self
+                .rpc
+                .send(JOBS_PRECOMPILE, IJobs::resolveStepCall { dispute: id, leaf }, U256::ZERO)
+                .await?;
+            tracing::info!(dispute = id, step = index, ok = mined.success, "step re-executed");
+            return Ok(());
+        }
+        let (_, _) = self.rpc.head().await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if now > view.deadline {
+            self.rpc.send(JOBS_PRECOMPILE, IJobs::tickCall { dispute: id }, U256::ZERO).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn futures_all<T>(
+    futures: impl Iterator<Item = impl std::future::Future<Output = Result<T>>>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let handles: Vec<_> = futures.collect();
+    // Operators run in parallel on their side; the requests are awaited together.
+    let joined = join_all(handles).await;
+    for r in joined {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
+}
