@@ -8,7 +8,7 @@
 //! - [`Runtime::engine_id`]: the string recorded in receipts, e.g.
 //!   `tract-0.23.9;onnx;threads=1;isa=x86_64-fma;plan=concrete-optimized`.
 //! - [`Runtime::profile`]: time per operator kind, to see where inference time goes.
-//! - [`Runtime::run_traced`]: a run that also returns a leaf (SHA-256) per plan step, the evidence
+//! - [`Runtime::run_traced`]: a run that also returns a leaf (BLAKE3) per plan step, the evidence
 //!   disputes bisect over; [`Runtime::layer_witness`] and [`Runtime::run_layer`] re-execute one step.
 //! - [`RuntimeError`]: every refusal names its cause (missing input, wrong shape or type, unsupported
 //!   operator by name, model too large, not ONNX, corrupt, work limit).

@@ -2,15 +2,21 @@
 //! single step from its inputs.
 //!
 //! A *step* is one non-constant node of the prepared plan, in the plan's execution order (model inputs
-//! included). Its *leaf* is the BLAKE3 hash of its output values in the encoding below. Two runs of the same
-//! model on the same inputs with the same engine id produce the same leaves, so the first step whose leaves
-//! differ pins down where two executions part ways (the bisection game in `ogn-verify`).
+//! included). Its *leaf* commits to its output values in the encoding below. Two runs of the same model on
+//! the same inputs with the same engine id produce the same leaves, so the first step whose leaves differ
+//! pins down where two executions part ways (the bisection game in `ogn-verify`).
 //!
 //! ```text
-//!  leaf(step) = BLAKE3( "ogn-layer-v1" ‖ n_outputs:u32 ‖ for each output:
-//!                        dtype:(u16 len ‖ tract's name) ‖ rank:u32 ‖ dims:u64… ‖ payload )
+//!  leaf(step) = BLAKE3( "ogn-layer-v2" ‖ n_outputs:u32 ‖ for each output:
+//!                        dtype:(u16 len ‖ tract's name) ‖ rank:u32 ‖ dims:u64… ‖ BLAKE3(payload) )
 //!  payload    = little-endian element bytes (strings: u64 len ‖ bytes each)
 //! ```
+//!
+//! Each payload is hashed on its own and the leaf binds its 32-byte digest: a leaf is as binding as one
+//! over the payload itself (BLAKE3 is collision resistant), and a step whose output is its input's bytes
+//! under another shape (tract's `IntoShape`, axis insertion or removal, reshape) reuses the input's digest
+//! instead of hashing the same bytes again. Re-executing such a step alone hashes its output, and gets the
+//! same digest because the bytes are the same.
 //!
 //! Outputs the engine keeps in an internal, non-plain layout (packed weight panels, shape expressions) are
 //! not hashed: their leaf is `BLAKE3("ogn-layer-v1-opaque" ‖ step:u64)`. Such a value is a deterministic
@@ -18,20 +24,27 @@
 //! ones (its *frontier*), and a disagreement can never hide in an opaque step.
 //!
 //! # Cost
-//! Hashing every intermediate value reads as many bytes as inference writes (≈ 0.6 GB for PP-OCR det at
-//! 640×640). BLAKE3 (AVX-512/AVX2, several GB/s on one core) keeps that below inference time, and steps
-//! whose outputs exceed [`INLINE_HASH_BYTES`] are hashed on a background thread while the engine computes
-//! the next steps (the engine's values are reference-counted and immutable once produced, so the hasher
-//! only holds a reference). On a machine with a spare core the commitment then adds little latency; the
-//! CPU time it costs is measured in BENCHMARKS.md.
+//! Hashing reads every byte inference writes: ≈ 0.46 GB for PP-OCR det at 640×640, 0.36 GB once reshapes
+//! reuse their input's digest. BLAKE3 reads ≈ 6 GB/s on one core, so the CPU time of the commitment is
+//! about half of that inference's (BENCHMARKS.md has the measurements). To keep it off the engine's
+//! critical path, payloads over [`INLINE_HASH_BYTES`] are queued for a pool of hasher threads when fewer
+//! are waiting than there are hashers (the engine's values are reference-counted and immutable once
+//! produced, so a hasher only holds a reference); otherwise the engine's thread hashes them itself, right
+//! after the step, while they are still in cache. A run therefore never keeps a backlog of intermediate
+//! values alive, the engine loses its in-place reuse of a value only while a hasher holds it, and a run
+//! whose hashers get no core hashes what they did not take at its end instead of waiting for them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::Range;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 
 use ogn_types::Tensor;
-use std::sync::{Mutex, OnceLock, mpsc};
 
 use blake3::Hasher;
-use tract_onnx::prelude::{DatumType, IntoTValue, TValue, TVec, Tensor as TractTensor};
+use tract_onnx::prelude::{
+    DatumType, IntoTValue, OutletId, TValue, TVec, Tensor as TractTensor, TypedNode,
+};
+use tract_onnx::tract_core::ops::change_axes::{AxisOp, IntoShape};
 
 use crate::engine::{Model, from_tract, to_tract};
 use crate::error::chain;
@@ -40,7 +53,7 @@ use crate::{Runtime, RuntimeError};
 /// BLAKE3 hash of one step's outputs.
 pub type LayerHash = [u8; 32];
 
-const DOMAIN: &[u8] = b"ogn-layer-v1";
+const DOMAIN: &[u8] = b"ogn-layer-v2";
 const OPAQUE_DOMAIN: &[u8] = b"ogn-layer-v1-opaque";
 
 /// A run with its per-step leaves.
@@ -73,13 +86,17 @@ impl LayerValue {
         let mut h = Hasher::new();
         h.update(DOMAIN);
         h.update(&(values.len() as u32).to_le_bytes());
+        let mut header = Vec::new();
         for v in values {
-            encode_header(&mut h, &v.dtype, &v.shape);
-            if v.strings.is_empty() {
-                h.update(&v.bytes);
+            header.clear();
+            encode_header(&mut header, &v.dtype, &v.shape);
+            h.update(&header);
+            let digest = if v.strings.is_empty() {
+                *blake3::hash(&v.bytes).as_bytes()
             } else {
-                encode_strings(&mut h, &v.strings);
-            }
+                strings_digest(&v.strings)
+            };
+            h.update(&digest);
         }
         *h.finalize().as_bytes()
     }
@@ -92,20 +109,22 @@ pub struct LayerWitness {
     pub steps: Vec<(usize, Vec<LayerValue>)>,
 }
 
-fn encode_header(h: &mut Hasher, dtype: &str, shape: &[usize]) {
-    h.update(&(dtype.len() as u16).to_le_bytes());
-    h.update(dtype.as_bytes());
-    h.update(&(shape.len() as u32).to_le_bytes());
+fn encode_header(out: &mut Vec<u8>, dtype: &str, shape: &[usize]) {
+    out.extend_from_slice(&(dtype.len() as u16).to_le_bytes());
+    out.extend_from_slice(dtype.as_bytes());
+    out.extend_from_slice(&(shape.len() as u32).to_le_bytes());
     for d in shape {
-        h.update(&(*d as u64).to_le_bytes());
+        out.extend_from_slice(&(*d as u64).to_le_bytes());
     }
 }
 
-fn encode_strings(h: &mut Hasher, strings: &[String]) {
+fn strings_digest(strings: &[String]) -> [u8; 32] {
+    let mut h = Hasher::new();
     for s in strings {
         h.update(&(s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     }
+    *h.finalize().as_bytes()
 }
 
 fn opaque_leaf(step: usize) -> LayerHash {
@@ -119,6 +138,20 @@ fn is_plain(t: &TractTensor) -> bool {
     t.is_plain() && !matches!(t.datum_type(), DatumType::TDim | DatumType::Blob)
 }
 
+fn dtype_name(t: &TractTensor) -> String {
+    format!("{:?}", t.datum_type())
+}
+
+/// The digest of a plain value's payload; `None` if it is not plain.
+fn payload_digest(v: &TractTensor) -> Option<[u8; 32]> {
+    let view = v.try_as_plain_ram().ok()?;
+    if v.datum_type() == DatumType::String {
+        Some(strings_digest(view.as_slice::<String>().ok()?))
+    } else {
+        Some(*blake3::hash(view.as_bytes()).as_bytes())
+    }
+}
+
 /// The leaf of a step's engine values; `None` when one of them is opaque.
 fn leaf_of(values: &[TValue]) -> Option<LayerHash> {
     if !values.iter().all(|v| is_plain(v)) {
@@ -127,44 +160,230 @@ fn leaf_of(values: &[TValue]) -> Option<LayerHash> {
     let mut h = Hasher::new();
     h.update(DOMAIN);
     h.update(&(values.len() as u32).to_le_bytes());
+    let mut header = Vec::new();
     for v in values {
-        encode_header(&mut h, &format!("{:?}", v.datum_type()), v.shape());
-        if v.datum_type() == DatumType::String {
-            let view = v.try_as_plain_ram().ok()?;
-            encode_strings(&mut h, view.as_slice::<String>().ok()?);
-        } else {
-            h.update(v.try_as_plain_ram().ok()?.as_bytes());
-        }
+        header.clear();
+        encode_header(&mut header, &dtype_name(v), v.shape());
+        h.update(&header);
+        h.update(&payload_digest(v)?);
     }
     Some(*h.finalize().as_bytes())
 }
 
-/// Steps whose outputs are larger than this are hashed on the background hasher.
-pub const INLINE_HASH_BYTES: usize = 256 * 1024;
+/// Payloads larger than this may go to the hasher pool; smaller ones are hashed on the engine's thread
+/// (handing them over would cost more than hashing them).
+pub const INLINE_HASH_BYTES: usize = 64 * 1024;
 
-type HashTask = (usize, TVec<TValue>, mpsc::Sender<(usize, LayerHash)>);
-
-/// The process's background hasher: one thread, started on first use, living as long as the process.
-fn hasher() -> &'static Mutex<mpsc::Sender<HashTask>> {
-    static HASHER: OnceLock<Mutex<mpsc::Sender<HashTask>>> = OnceLock::new();
-    HASHER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<HashTask>();
-        std::thread::Builder::new()
-            .name("ogn-layer-hash".into())
-            .spawn(move || {
-                for (step, values, reply) in rx {
-                    let leaf = leaf_of(&values).unwrap_or_else(|| opaque_leaf(step));
-                    drop(values);
-                    let _ = reply.send((step, leaf));
-                }
-            })
-            .expect("the operating system starts the hasher thread");
-        Mutex::new(tx)
-    })
+/// A payload handed to the hasher pool. Whoever takes the value first hashes it: a hasher thread, or the
+/// run itself when it ends before a hasher got to it (so a run never waits on a thread that the machine
+/// has no core for).
+struct Job {
+    slot: usize,
+    value: Mutex<Option<TValue>>,
+    reply: mpsc::Sender<(usize, Option<[u8; 32]>)>,
 }
 
-fn value_bytes(values: &[TValue]) -> usize {
-    values.iter().map(|v| v.len() * v.datum_type().size_of()).sum()
+impl Job {
+    fn take(&self) -> Option<TValue> {
+        self.value.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The process's hasher threads, started on first use and living as long as the process.
+struct Pool {
+    queue: Mutex<VecDeque<Arc<Job>>>,
+    ready: Condvar,
+    threads: usize,
+}
+
+impl Pool {
+    /// Queues `job` unless as many jobs as there are hashers already wait (the caller then hashes it).
+    fn offer(&self, job: &Arc<Job>) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= self.threads {
+            return false;
+        }
+        queue.push_back(Arc::clone(job));
+        drop(queue);
+        self.ready.notify_one();
+        true
+    }
+
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(job) = queue.pop_front() {
+                        break job;
+                    }
+                    queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            if let Some(value) = job.take() {
+                let digest = payload_digest(&value);
+                // Give the value back to the engine before saying so.
+                drop(value);
+                let _ = job.reply.send((job.slot, digest));
+            }
+        }
+    }
+}
+
+/// One hasher per core beyond the engine's own, at most four (one BLAKE3 thread reads about as fast as
+/// one engine thread writes).
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let pool = POOL.get_or_init(|| Pool {
+        queue: Mutex::new(VecDeque::new()),
+        ready: Condvar::new(),
+        threads: std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .clamp(1, 4),
+    });
+    STARTED.call_once(|| {
+        for i in 0..pool.threads {
+            // Without its threads the pool still works: every run takes its jobs back and hashes them.
+            let _ = std::thread::Builder::new()
+                .name(format!("ogn-layer-hash-{i}"))
+                .spawn(move || pool.work());
+        }
+    });
+    pool
+}
+
+/// Whether `node`'s single output is its single input's bytes under another shape.
+fn keeps_bytes(node: &TypedNode) -> bool {
+    node.inputs.len() == 1
+        && node.outputs.len() == 1
+        && (node.op_as::<IntoShape>().is_some()
+            || matches!(
+                node.op_as::<AxisOp>(),
+                Some(AxisOp::Add(_) | AxisOp::Rm(_) | AxisOp::Reshape(..))
+            ))
+}
+
+/// One output of a traced step: its header bytes (in the run's arena) and its digest slot.
+struct Part {
+    header: Range<usize>,
+    digest: usize,
+}
+
+/// What a traced run records per step until every digest is known.
+struct Recorder {
+    pool: &'static Pool,
+    reply: mpsc::Sender<(usize, Option<[u8; 32]>)>,
+    replies: mpsc::Receiver<(usize, Option<[u8; 32]>)>,
+    /// Header bytes of every output, back to back.
+    headers: Vec<u8>,
+    parts: Vec<Part>,
+    /// Per step: its outputs' parts, or `None` for an opaque step.
+    steps: Vec<Option<Range<usize>>>,
+    digests: Vec<Option<[u8; 32]>>,
+    /// Digest slot, element type and byte count of each value produced so far.
+    slot_of: HashMap<OutletId, (usize, DatumType, usize)>,
+    /// Payloads handed to the pool.
+    jobs: Vec<Arc<Job>>,
+}
+
+impl Recorder {
+    fn new(steps: usize) -> Self {
+        let (reply, replies) = mpsc::channel();
+        Self {
+            pool: pool(),
+            reply,
+            replies,
+            headers: Vec::with_capacity(steps * 32),
+            parts: Vec::with_capacity(steps),
+            steps: Vec::with_capacity(steps),
+            digests: Vec::with_capacity(steps),
+            slot_of: HashMap::with_capacity(steps),
+            jobs: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, node: &TypedNode, out: &TVec<TValue>) {
+        if !out.iter().all(|v| is_plain(v)) {
+            self.steps.push(None);
+            return;
+        }
+        let first = self.parts.len();
+        for (ix, v) in out.iter().enumerate() {
+            let start = self.headers.len();
+            encode_header(&mut self.headers, &dtype_name(v), v.shape());
+            let header = start..self.headers.len();
+            let (dt, bytes) = (v.datum_type(), v.len() * v.datum_type().size_of());
+            // The op's contract, checked where it is cheap: same element type and byte count.
+            let alias = keeps_bytes(node)
+                .then(|| self.slot_of.get(&node.inputs[0]).copied())
+                .flatten()
+                .filter(|(_, idt, ibytes)| *idt == dt && *ibytes == bytes)
+                .map(|(slot, _, _)| slot);
+            let digest = match alias {
+                Some(slot) => slot,
+                None => {
+                    let slot = self.digests.len();
+                    self.digests.push(None);
+                    let job = (bytes > INLINE_HASH_BYTES).then(|| {
+                        Arc::new(Job {
+                            slot,
+                            value: Mutex::new(Some(v.clone())),
+                            reply: self.reply.clone(),
+                        })
+                    });
+                    match job {
+                        Some(job) if self.pool.offer(&job) => self.jobs.push(job),
+                        _ => self.digests[slot] = payload_digest(v),
+                    }
+                    slot
+                }
+            };
+            self.slot_of.insert(OutletId::new(node.id, ix), (digest, dt, bytes));
+            self.parts.push(Part { header, digest });
+        }
+        self.steps.push(Some(first..self.parts.len()));
+    }
+
+    /// Hashes what no hasher took, waits for the rest, and computes every leaf.
+    fn finish(mut self) -> Result<Vec<LayerHash>, RuntimeError> {
+        let mut pending = 0usize;
+        for job in &self.jobs {
+            match job.take() {
+                Some(v) => self.digests[job.slot] = payload_digest(&v),
+                None => pending += 1,
+            }
+        }
+        if !self.jobs.is_empty() {
+            // Jobs taken back leave the queue now rather than hold a place in it.
+            let mut queue = self.pool.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.retain(|j| j.value.lock().map_or(true, |v| v.is_some()));
+        }
+        drop(self.reply);
+        for _ in 0..pending {
+            let (slot, digest) = self.replies.recv().map_err(|_| RuntimeError::Execution {
+                reason: "the layer hasher stopped".into(),
+            })?;
+            self.digests[slot] = digest;
+        }
+        let missing = || RuntimeError::Execution { reason: "a step was not hashed".into() };
+        let mut leaves = Vec::with_capacity(self.steps.len());
+        for (step, parts) in self.steps.iter().enumerate() {
+            let Some(parts) = parts else {
+                leaves.push(opaque_leaf(step));
+                continue;
+            };
+            let mut h = Hasher::new();
+            h.update(DOMAIN);
+            h.update(&(parts.len() as u32).to_le_bytes());
+            for p in &self.parts[parts.clone()] {
+                h.update(&self.headers[p.header.clone()]);
+                h.update(&self.digests[p.digest].ok_or_else(missing)?);
+            }
+            leaves.push(*h.finalize().as_bytes());
+        }
+        Ok(leaves)
+    }
 }
 
 fn to_layer_value(v: &TValue) -> Result<LayerValue, RuntimeError> {
@@ -227,39 +446,20 @@ impl Runtime {
     pub fn run_traced(&self, model: &Model, inputs: &[Tensor]) -> Result<Trace, RuntimeError> {
         let (prepared, values) = self.bind(model, inputs)?;
         let steps = prepared.plan.order_without_consts().len();
-        let mut leaves: Vec<Option<LayerHash>> = vec![None; steps];
-        let (reply, replies) = mpsc::channel();
-        let background = hasher().lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut pending = 0usize;
-        let mut index = 0usize;
+        let mut recorder = Recorder::new(steps);
         let mut state =
             prepared.plan.spawn().map_err(|e| RuntimeError::Execution { reason: chain(&e) })?;
         let outputs = state
             .run_plan_with_eval(values, |ctx, op_state, node, inputs| {
                 let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs)?;
-                let step = index;
-                index += 1;
-                if value_bytes(&out) > INLINE_HASH_BYTES
-                    && background.send((step, out.clone(), reply.clone())).is_ok()
-                {
-                    pending += 1;
-                } else if let Some(slot) = leaves.get_mut(step) {
-                    *slot = Some(leaf_of(&out).unwrap_or_else(|| opaque_leaf(step)));
-                }
+                recorder.record(node, &out);
                 Ok::<_, tract_onnx::prelude::TractError>(out)
             })
             .map_err(|e| RuntimeError::Execution { reason: chain(&e) })?;
-        drop(reply);
-        for _ in 0..pending {
-            let (step, leaf) = replies.recv().map_err(|_| RuntimeError::Execution {
-                reason: "the layer hasher stopped".into(),
-            })?;
-            leaves[step] = Some(leaf);
+        let leaves = recorder.finish()?;
+        if leaves.len() != steps {
+            return Err(RuntimeError::Execution { reason: "a step was not hashed".into() });
         }
-        let leaves = leaves
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| RuntimeError::Execution { reason: "a step was not hashed".into() })?;
         let outputs = outputs
             .into_iter()
             .zip(&model.info().outputs)
