@@ -56,13 +56,13 @@ impl Ledger {
             self.check_user(*v)?;
         }
         self.check_active(operator, Role::Operator)?;
-        self.check_balance(payer, amount)?;
         let split = self.params.fee_split.clone();
         let to_operator = ppm_of(amount, split.operator_ppm);
         let to_verifiers =
             if verifiers.is_empty() { 0 } else { ppm_of(amount, split.verifiers_ppm) };
         let to_protocol = ppm_of(amount, split.protocol_ppm);
         let to_validators = amount - to_operator - to_verifiers - to_protocol;
+        // The first change: it fails (insufficient balance) before anything moves.
         self.debit(payer, amount)?;
         self.allocate(operator, RewardSource::InferenceFees, to_operator);
         if !verifiers.is_empty() {
@@ -116,7 +116,6 @@ impl Ledger {
         if tip > 0 {
             self.check_active(proposer, Role::Validator)?;
         }
-        self.check_balance(payer, total)?;
         self.debit(payer, total)?;
         let burned = ppm_of(base_fee, self.params.base_fee_burn_ppm);
         self.burn(burned);

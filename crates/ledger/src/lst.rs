@@ -132,13 +132,20 @@ impl Ledger {
         q
     }
 
-    fn pool_stakes(&self) -> Vec<(Address, u128)> {
-        self.delegations
+    /// The value of the pool's delegation at each staker (in staker order), and the pool's unsettled
+    /// rewards over all of them, in one walk.
+    fn pool_positions(&self) -> (Vec<(Address, u128)>, u128) {
+        let mut pending_total = 0;
+        let stakes = self
+            .delegations
             .iter()
             .filter_map(|(staker, map)| {
-                pool_delegation(map).map(|d| (*staker, self.stakers[staker].value_of(d.shares)))
+                let (d, s) = (pool_delegation(map)?, &self.stakers[staker]);
+                pending_total += pending(s, d).total();
+                Some((*staker, s.value_of(d.shares)))
             })
-            .collect()
+            .collect();
+        (stakes, pending_total)
     }
 
     /// Settles the pool's rewards from every staker into the buffer. O(stakers).
@@ -219,9 +226,13 @@ impl Ledger {
 
     /// Plans where `need` OPG comes from, beyond the buffer: largest pool stake first, within free bond
     /// (`all`: every pool delegation, entirely). Shares are rounded up, so a draw releases at least its take.
-    fn plan_draws(&self, mut need: u128, all: bool) -> Result<Vec<Draw>, LedgerError> {
+    fn plan_draws(
+        &self,
+        mut stakes: Vec<(Address, u128)>,
+        mut need: u128,
+        all: bool,
+    ) -> Result<Vec<Draw>, LedgerError> {
         let requested = need;
-        let mut stakes = self.pool_stakes();
         stakes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut draws = Vec::new();
         for (staker, value) in stakes {
@@ -281,18 +292,20 @@ impl Ledger {
             });
         }
         let all = st_amount == self.lst.total;
-        let LstRate { opg, st_opg } = self.lst_rate();
+        // One walk for the pool's stakes and their unsettled rewards: the value is their sum plus the buffer
+        // (as `lst_value` computes it).
+        let (stakes, pending) = self.pool_positions();
+        let opg = self.pools.lst_buffer + stakes.iter().map(|(_, v)| *v).sum::<u128>() + pending;
+        let st_opg = self.lst.total;
         let owed = if all {
             opg
         } else {
             mul_div(st_amount, opg, st_opg).ok_or(LedgerError::Overflow("redeem"))?
         };
         // Pending rewards become buffer at harvest, so plan against the buffer after harvest.
-        let pending: u128 =
-            opg - self.pools.lst_buffer - self.pool_stakes().iter().map(|(_, v)| *v).sum::<u128>();
         let buffer_after = self.pools.lst_buffer + pending;
         let from_buffer = owed.min(buffer_after);
-        let draws = self.plan_draws(owed - from_buffer, all)?;
+        let draws = self.plan_draws(stakes, owed - from_buffer, all)?;
         self.harvest();
         self.lst.total -= st_amount;
         let h = self.lst.holders.get_mut(&account).expect("checked");
