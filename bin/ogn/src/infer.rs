@@ -28,6 +28,78 @@ pub(crate) struct InferArgs {
     /// Chain id signed into the receipt.
     #[arg(long, default_value_t = ogn_chain::DEFAULT_CHAIN_ID)]
     chain_id: u64,
+    /// Send the job to the node's operators in this verification mode (`vanilla`, `sampling`, `replicas`,
+    /// or a mode byte) instead of running it here; the node records it on chain and returns its receipt.
+    #[arg(long)]
+    mode: Option<String>,
+    /// With --mode: the job's declared value in OPG (sizes the bond each operator locks).
+    #[arg(long, requires = "mode")]
+    value: Option<String>,
+}
+
+/// `--mode`: the node's scheduler runs the job; prints the outputs and the receipt's verdict.
+async fn run_on_node(
+    settings: &Settings,
+    args: InferArgs,
+    mode: String,
+    json_mode: bool,
+) -> Result<()> {
+    // Sent as written (checked first): the operators parse exactly what the user gave.
+    let text = read_input_text(&args.input)?;
+    json::parse_input(&text).context("parsing the input")?;
+    let input: serde_json::Value = serde_json::from_str(&text).context("parsing the input")?;
+    let mode_value = match mode.parse::<u8>() {
+        Ok(b) => json!(b),
+        Err(_) => json!(mode),
+    };
+    let body = json!({
+        "model": args.model,
+        "input": input,
+        "mode": mode_value,
+        "value": args.value,
+    });
+    let url = format!("{}/api/v0/infer", settings.hub_url.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("sending the job to {url}"))?;
+    let status = response.status();
+    let reply: serde_json::Value = response.json().await.context("reading the node's answer")?;
+    if !status.is_success() {
+        anyhow::bail!("{}", reply["error"].as_str().unwrap_or("the node refused the job"));
+    }
+    if let Some(path) = &args.receipt {
+        std::fs::write(path, serde_json::to_vec_pretty(&reply["receipt"])?)
+            .with_context(|| format!("writing receipt {}", path.display()))?;
+    }
+    if json_mode {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+        return Ok(());
+    }
+    let outputs = json::tensors_from_json(&reply["outputs"]).context("outputs")?;
+    let receipt = &reply["receipt"];
+    println!("model   {}", reply["modelCid"].as_str().unwrap_or_default());
+    println!("job     {}", reply["job"]);
+    for t in &outputs {
+        println!("{}", describe(t, args.show));
+    }
+    println!("result  {}", reply["resultId"].as_str().unwrap_or_default());
+    let mode = receipt["guarantee"]["mode"]
+        .as_u64()
+        .and_then(|b| u8::try_from(b).ok())
+        .and_then(|b| ogn_verify::Mode::from_byte(b).ok())
+        .map_or_else(|| receipt["guarantee"]["mode"].to_string(), |m| m.to_string());
+    let catch = receipt["guarantee"]["catch_ppm"].as_f64().unwrap_or_default() / 1e6;
+    println!(
+        "mode    {mode} · caught with probability {catch:.4} · status {}",
+        receipt["status"].as_str().unwrap_or_default()
+    );
+    if let Some(d) = reply["disputes"].as_array().filter(|d| !d.is_empty()) {
+        println!("disputes {}", serde_json::to_string(d)?);
+    }
+    Ok(())
 }
 
 /// One finished inference: what ran, on what, giving what.
@@ -62,20 +134,27 @@ pub(crate) fn infer_with(
     Ok(Inference { model: cid, engine_id: runtime.engine_id().to_string(), inputs, outputs })
 }
 
-/// Reads `--input`: inline JSON when it starts with `{`, stdin for `-`, else a file.
-pub(crate) fn read_input(arg: &str) -> Result<Vec<Tensor>> {
-    let text = if arg.trim_start().starts_with('{') {
+/// The text of `--input`: inline JSON when it starts with `{`, stdin for `-`, else a file.
+fn read_input_text(arg: &str) -> Result<String> {
+    Ok(if arg.trim_start().starts_with('{') {
         arg.to_string()
     } else if arg == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading input from stdin")?
     } else {
         std::fs::read_to_string(Path::new(arg))
             .with_context(|| format!("reading input file {arg}"))?
-    };
-    json::parse_input(&text).context("parsing the input")
+    })
+}
+
+/// Reads `--input` as tensors.
+pub(crate) fn read_input(arg: &str) -> Result<Vec<Tensor>> {
+    json::parse_input(&read_input_text(arg)?).context("parsing the input")
 }
 
 pub(crate) async fn run(settings: &Settings, args: InferArgs, json_mode: bool) -> Result<()> {
+    if let Some(mode) = args.mode.clone() {
+        return run_on_node(settings, args, mode, json_mode).await;
+    }
     let inputs = read_input(&args.input)?;
     let (cid, bytes) = fetch_model(settings, &args.model).await?;
     let inference = if let Some(path) = &args.receipt {

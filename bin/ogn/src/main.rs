@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! ogn devnet                         a complete local network on an embedded default (local files only)
+//! ogn devnet --operators 3          … with three operator processes serving jobs (VANILLA, SAMPLING, REPLICAS)
+//! ogn operator --node <url>          an inference operator: bond, announce, serve jobs, defend disputes
 //! ogn hub serve                      the Model Hub's HTTP API alone
 //! ogn model create|push|ls|show|pull|inspect
 //! ogn infer <cid | name@version | file.onnx> --input <file.json | inline JSON>
@@ -16,6 +18,7 @@
 mod config;
 mod infer;
 mod model;
+mod operator;
 mod progress;
 mod reference;
 mod serve;
@@ -62,6 +65,8 @@ struct Cli {
 enum Command {
     /// Run a complete single-node network on local files: the Model Hub and inference on one HTTP port.
     Devnet(serve::DevnetArgs),
+    /// Serve inference as a bonded operator: take jobs from a node, run them with evidence, defend disputes.
+    Operator(operator::OperatorArgs),
     /// The Model Hub server.
     #[command(subcommand)]
     Hub(serve::HubCommand),
@@ -136,6 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devnet(args) => serve::devnet(&settings, args).await,
         Command::Hub(cmd) => serve::hub(&settings, cmd).await,
+        Command::Operator(args) => operator::run(&settings, args).await,
         Command::Model(cmd) => model::run(&settings, cmd, json).await,
         Command::Infer(args) => infer::run(&settings, args, json).await,
         Command::Prove(args) => zk::prove(&settings, args, json).await,

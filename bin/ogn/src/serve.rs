@@ -14,7 +14,7 @@
 //! GET  /v1/inference/{id}, /artela-network/artela-rollkit/inference/tx/{id}, /metrics   (ogn_rpc)
 //! ```
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{Context, Result};
 use axum::{
@@ -73,6 +73,10 @@ pub(crate) struct DevnetArgs {
     /// How many dev accounts to print (10 are funded).
     #[arg(long, default_value_t = 3)]
     accounts: usize,
+    /// Start this many operator processes (`ogn operator`, dev accounts 1…N, 1,000 OPG bond each) next to
+    /// the node; the node's key (dev account 0) registers as the validator that referees disputes.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=9))]
+    operators: u32,
 }
 
 pub(crate) async fn hub(settings: &Settings, cmd: HubCommand) -> Result<()> {
@@ -114,32 +118,103 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
         .context("opening the chain")?
         .with_context(|| format!("opening the chain in {}", dir.join("chain").display()))?;
 
+    let listener = bind(args.serve.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let signer = settings.signer()?;
+    let loader_hub = hub.clone();
+    let loader_runtime = runtime.clone();
+    let handle = tokio::runtime::Handle::current();
+    let load: ogn_operator::scheduler::ModelLoader = Arc::new(move |cid| {
+        let bytes = tokio::task::block_in_place(|| handle.block_on(loader_hub.blobs().get(cid)))
+            .map_err(|e| format!("model {cid} could not be read: {e}"))?;
+        loader_runtime.load(cid, &bytes).map_err(|e| format!("model {cid}: {e}"))
+    });
+    // Jobs are numbered from the start time, so numbers stay unique across restarts.
+    let first_job = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64);
+    let scheduler = Arc::new(ogn_operator::Scheduler::new(
+        ogn_operator::SchedulerConfig {
+            chain_id: args.chain_id,
+            base_price: ogn_ledger::OPG / 100,
+            default_value: ogn_ledger::OPG,
+            dispute_wait: Duration::from_secs(120),
+        },
+        ogn_operator::RpcClient::new(&url, signer.clone()),
+        runtime.clone(),
+        load,
+        first_job,
+    ));
     let node = Arc::new(Node {
         resolver,
         hub: hub.clone(),
         runtime: runtime.clone(),
-        signer: settings.signer()?,
+        signer,
         chain_id: args.chain_id,
-        // Jobs served by the node are numbered from the start time, so numbers stay unique across restarts.
-        next_job: std::sync::atomic::AtomicU64::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_millis() as u64),
-        ),
+        next_job: std::sync::atomic::AtomicU64::new(first_job),
         receipts: Default::default(),
+        scheduler: scheduler.clone(),
     });
     let app = ogn_rpc::router(chain.clone(), hub, &ogn_rpc::RpcConfig::default())
         .merge(node_router(node));
-    let listener = bind(args.serve.listen).await?;
-    let url = format!("http://{}", listener.local_addr()?);
     print_banner(&chain, &dir, &url, runtime.engine_id(), args.accounts);
     println!("listening on {url}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving the devnet")?;
+    let server = tokio::spawn(
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).into_future(),
+    );
+    let referee = tokio::spawn(scheduler.clone().referee());
+    let mut children = Vec::new();
+    if args.operators > 0 {
+        become_validator(&url, settings).await?;
+        children = spawn_operators(&url, args.operators)?;
+    }
+    let served = server.await.context("devnet server task")?;
+    referee.abort();
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    served.context("serving the devnet")?;
     println!("devnet stopped at block {}", chain.block_number());
     Ok(())
+}
+
+/// Registers the node's key as a validator (it referees disputes), unless it already is one.
+async fn become_validator(url: &str, settings: &Settings) -> Result<()> {
+    use ogn_chain::{IStaking, STAKING_PRECOMPILE};
+    let rpc = ogn_operator::RpcClient::new(url, settings.signer()?);
+    let info =
+        rpc.view(STAKING_PRECOMPILE, IStaking::stakerInfoCall { staker: rpc.address() }).await?;
+    if info.exists {
+        return Ok(());
+    }
+    let call = IStaking::createValidatorCall { commissionPpm: 50_000 };
+    let mined = rpc
+        .send(STAKING_PRECOMPILE, call, alloy::primitives::U256::from(DEVNET_MIN_VALIDATOR_BOND))
+        .await?;
+    anyhow::ensure!(mined.success, "registering the node's validator failed");
+    println!("  validator     {} (referees disputes)", rpc.address());
+    Ok(())
+}
+
+/// Starts `n` `ogn operator` processes with dev accounts 1…n against this node.
+fn spawn_operators(url: &str, n: u32) -> Result<Vec<std::process::Child>> {
+    let exe = std::env::current_exe().context("locating the ogn binary")?;
+    let mut children = Vec::new();
+    for i in 1..=n {
+        let key = crate::config::dev_signer(i)?;
+        // Operators also stop on their own when the node stops answering (e.g. after a SIGKILL).
+        let child = std::process::Command::new(&exe)
+            .arg("operator")
+            .arg("--node")
+            .arg(url)
+            .env("OGN_PRIVATE_KEY", alloy::hex::encode(key.to_bytes()))
+            .spawn()
+            .with_context(|| format!("starting operator {i}"))?;
+        println!("  operator {i}    {} (pid {})", key.address(), child.id());
+        children.push(child);
+    }
+    Ok(children)
 }
 
 fn print_banner(chain: &Chain, dir: &std::path::Path, url: &str, engine: &str, accounts: usize) {
@@ -184,7 +259,7 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -212,6 +287,7 @@ struct Node {
     chain_id: u64,
     next_job: std::sync::atomic::AtomicU64,
     receipts: parking_lot::Mutex<std::collections::HashMap<u64, ogn_verify::Receipt>>,
+    scheduler: Arc<ogn_operator::Scheduler>,
 }
 
 /// Body of `POST /api/v0/infer`.
@@ -219,11 +295,40 @@ struct Node {
 struct InferRequest {
     model: String,
     input: serde_json::Value,
+    /// Verification mode: `vanilla`, `sampling`, `replicas`, or a mode byte (see ogn-verify's table).
+    #[serde(default)]
+    mode: Option<serde_json::Value>,
+    /// Declared value of the job in OPG (sizes the bond each operator locks); default 1.
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// The mode a request names.
+fn parse_mode(v: Option<&serde_json::Value>) -> Result<ogn_verify::Mode, String> {
+    use ogn_verify::Mode;
+    let byte = match v {
+        None => 0,
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .and_then(|b| u8::try_from(b).ok())
+            .ok_or_else(|| format!("mode {n} is not a byte"))?,
+        Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "vanilla" => 0,
+            "zkml" => 1,
+            "tee" => 2,
+            "sampling" => 3,
+            "replicas" => 4,
+            other => other.parse::<u8>().map_err(|_| format!("unknown mode `{s}`"))?,
+        },
+        Some(other) => return Err(format!("mode must be a name or a byte, not {other}")),
+    };
+    Mode::from_byte(byte).map_err(|e| e.to_string())
 }
 
 fn node_router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/api/v0/infer", post(infer_handler))
+        .route("/api/v0/operators", post(announce_handler).get(operators_handler))
         .route("/api/v0/receipts/{job}", axum::routing::get(receipt_handler))
         .layer(DefaultBodyLimit::max(64 << 20))
         .with_state(node)
@@ -233,10 +338,71 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(serde_json::json!({ "error": message.to_string() }))).into_response()
 }
 
+async fn announce_handler(
+    State(node): State<Arc<Node>>,
+    Json(announce): Json<ogn_operator::wire::Announce>,
+) -> Response {
+    match node.scheduler.announce(announce).await {
+        Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
+        Err(e) => error(StatusCode::FORBIDDEN, format!("{e:#}")),
+    }
+}
+
+async fn operators_handler(State(node): State<Arc<Node>>) -> Response {
+    Json(node.scheduler.operators()).into_response()
+}
+
+/// A job for the registered operators: assigned, executed, recorded on chain and verified per its mode.
+async fn scheduled_infer(node: &Node, request: InferRequest, mode: ogn_verify::Mode) -> Response {
+    let value = match request.value.as_deref().map(crate::operator::opg_to_wei).transpose() {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("value: {e:#}")),
+    };
+    let resolver = node.resolver.clone();
+    let name = request.model.clone();
+    let cid = match tokio::task::spawn_blocking(move || resolver.resolve(&name)).await {
+        Ok(Ok(cid)) => cid,
+        Ok(Err(e)) => return error(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match node.scheduler.infer(cid, request.input, mode, value).await {
+        Ok(settled) => {
+            let job = settled.receipt.job;
+            node.receipts.lock().insert(job, settled.receipt.clone());
+            Json(serde_json::json!({
+                "modelCid": cid,
+                "engineId": settled.receipt.engine_id,
+                "resultId": settled.receipt.result_id,
+                "outputs": settled.outputs,
+                "job": job,
+                "disputes": settled.disputes,
+                "receipt": settled.receipt,
+            }))
+            .into_response()
+        }
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),
+    }
+}
+
 async fn infer_handler(
     State(node): State<Arc<Node>>,
     Json(request): Json<InferRequest>,
 ) -> Response {
+    let mode = match parse_mode(request.mode.as_ref()) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if node.scheduler.has_operators() {
+        return scheduled_infer(&node, request, mode).await;
+    }
+    if mode != ogn_verify::Mode::Vanilla {
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "{mode} needs registered inference operators (start `ogn devnet --operators 3`)"
+            ),
+        );
+    }
     let inputs = match ogn_types::json::tensors_from_json(&request.input) {
         Ok(t) => t,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("input: {e}")),

@@ -37,9 +37,14 @@ struct Devnet {
 
 impl Devnet {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ogn"))
             .args(["devnet", "--listen", "127.0.0.1:0", "--max-file-size", "20000000"])
+            .args(extra)
             .env("OGN_DATA_DIR", data_dir.path())
             .env_remove("OGN_CONFIG")
             .stdout(Stdio::piped())
@@ -89,6 +94,14 @@ impl Devnet {
 
 impl Drop for Devnet {
     fn drop(&mut self) {
+        // SIGTERM first, so the devnet stops the operator processes it started.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -528,4 +541,125 @@ fn infer_writes_a_receipt_that_verifies_offline_and_on_re_execution() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Operator processes on `ogn devnet --operators 2` plus one cheating `ogn operator`: jobs in VANILLA,
+/// REPLICAS and SAMPLING; the cheater's wrong result is caught by the replicas, the dispute is played on
+/// chain by the processes themselves, and the cheater is slashed and jailed, visible through RPC and the CLI.
+#[test]
+fn operators_serve_every_mode_and_a_cheater_is_slashed() {
+    let net = Devnet::start_with(&["--operators", "2"]);
+    let model = fixture("models/mlp.onnx");
+    net.ok(&["model", "create", "mlp"]);
+    net.ok(&["model", "push", "mlp", model.to_str().unwrap()]);
+    // The third operator cheats on every job (dev account 3).
+    let cheater_key = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+    let cheater = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
+    let mut rogue = Command::new(env!("CARGO_BIN_EXE_ogn"))
+        .args(["operator", "--node", &net.url, "--cheat-ppm", "1000000"])
+        .env("OGN_PRIVATE_KEY", cheater_key)
+        .env("OGN_DATA_DIR", net.data_dir.path().join("rogue"))
+        .env_remove("OGN_CONFIG")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn the cheating operator");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let announced = |n: usize| {
+        rt.block_on(async {
+            for _ in 0..600 {
+                let url = format!("{}/api/v0/operators", net.url);
+                if let Ok(r) = reqwest::get(url).await {
+                    let list: Value = r.json().await.unwrap_or_default();
+                    if list.as_array().is_some_and(|l| l.len() >= n) {
+                        return true;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        })
+    };
+    assert!(announced(3), "three operators should announce themselves");
+
+    let dir = net.data_dir.path();
+    let row: Vec<String> = (0..784).map(|i| format!("{}", (i % 13) as f32 / 13.0)).collect();
+    let input = dir.join("x.json");
+    std::fs::write(&input, format!("{{\"input\": [[{}]]}}", row.join(","))).unwrap();
+    let input = input.to_str().unwrap();
+    let local: Value = serde_json::from_str(&net.ok(&[
+        "--json",
+        "infer",
+        model.to_str().unwrap(),
+        "--input",
+        input,
+    ]))
+    .unwrap();
+
+    // REPLICAS 3: every operator runs it; the cheater disagrees, loses the dispute, the honest result stands.
+    let receipt = dir.join("replicas.json");
+    let out = net.ok(&[
+        "--json",
+        "infer",
+        "mlp@1.00",
+        "--input",
+        input,
+        "--mode",
+        "replicas",
+        "--receipt",
+        receipt.to_str().unwrap(),
+    ]);
+    let reply: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reply["outputs"], local["outputs"], "the accepted result is the honest one");
+    assert!(!reply["disputes"].as_array().unwrap().is_empty(), "{reply}");
+    assert_eq!(reply["receipt"]["status"], "disputed");
+    let verified = net.ok(&["--json", "verify", receipt.to_str().unwrap(), "--input", input]);
+    assert!(verified.contains("\"REPLICAS"), "{verified}");
+    let signers: Vec<&str> = reply["receipt"]["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["operator"].as_str().unwrap())
+        .collect();
+    assert!(!signers.iter().any(|s| s.eq_ignore_ascii_case(cheater)), "{signers:?}");
+
+    // Slashed and jailed, through the CLI and the REST staking view.
+    let listed = net.ok(&["--json", "operators"]);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let entry = listed["stakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["address"].as_str().unwrap().eq_ignore_ascii_case(cheater))
+        .cloned()
+        .expect("the cheater is listed");
+    assert_eq!(entry["jailed"], true, "{entry}");
+    assert_eq!(
+        entry["bonded"], "900.000000000000000000",
+        "10 % of its 1,000 OPG bond slashed: {entry}"
+    );
+
+    // VANILLA and SAMPLING (floor 100 %: a verifier always re-executes) with the honest operators left.
+    for mode in ["vanilla", "228"] {
+        let receipt = dir.join(format!("{mode}.json"));
+        let out = net.ok(&[
+            "--json",
+            "infer",
+            "mlp@1.00",
+            "--input",
+            input,
+            "--mode",
+            mode,
+            "--receipt",
+            receipt.to_str().unwrap(),
+        ]);
+        let reply: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(reply["outputs"], local["outputs"]);
+        assert!(reply["disputes"].as_array().unwrap().is_empty(), "{reply}");
+        let attestations = reply["receipt"]["attestations"].as_array().unwrap().len();
+        assert_eq!(attestations, if mode == "vanilla" { 1 } else { 2 }, "{reply}");
+        assert!(reply["receipt"]["inclusion"]["block_number"].as_u64().unwrap() > 0, "{reply}");
+        net.ok(&["verify", receipt.to_str().unwrap(), "--input", input]);
+    }
+    let _ = rogue.kill();
+    let _ = rogue.wait();
 }

@@ -121,14 +121,28 @@ pub async fn run_operator(
         bail!("the node at {} did not answer", op.config.node);
     }
     println!("operator {address} serving jobs on {url}");
-    let watcher = tokio::spawn(watch_disputes(op.clone()));
+    let node = op.config.node.clone();
+    let (gone_tx, gone_rx) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(watch_disputes(op.clone(), gone_tx));
+    let node_gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = node_gone.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            Ok(()) = gone_rx => flag.store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    };
     let app = Router::new()
         .route("/jobs", post(job_handler))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(op);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     watcher.abort();
-    served.context("serving jobs")
+    served.context("serving jobs")?;
+    if node_gone.load(std::sync::atomic::Ordering::Relaxed) {
+        bail!("the node at {} stopped answering", node);
+    }
+    Ok(())
 }
 
 async fn job_handler(
@@ -225,13 +239,26 @@ fn perturbed(model: &Model, inputs: &[Tensor], honest: Execution) -> Execution {
     }
 }
 
-/// Answers every dispute round that concerns this operator, from its own run.
-async fn watch_disputes(op: Arc<Operator>) {
+/// How long the node may be unreachable before the operator stops.
+const NODE_SILENCE: Duration = Duration::from_secs(10);
+
+/// Answers every dispute round that concerns this operator, from its own run. Tells `gone` when the
+/// node has not answered for [`NODE_SILENCE`].
+async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()>) {
     let me = op.rpc.address();
+    let mut last_answer = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let Ok(open) = op.rpc.view(JOBS_PRECOMPILE, IJobs::openDisputesCall {}).await else {
-            continue;
+        let open = match op.rpc.view(JOBS_PRECOMPILE, IJobs::openDisputesCall {}).await {
+            Ok(open) => {
+                last_answer = std::time::Instant::now();
+                open
+            }
+            Err(_) if last_answer.elapsed() > NODE_SILENCE => {
+                let _ = gone.send(());
+                return;
+            }
+            Err(_) => continue,
         };
         for id in open {
             let Ok(json) = op.rpc.view(JOBS_PRECOMPILE, IJobs::disputeCall { dispute: id }).await
