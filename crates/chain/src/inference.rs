@@ -487,6 +487,10 @@ fn provable(cid: &ModelCid, bytes: &[u8]) -> Result<Arc<Provable>, String> {
     let committed = ogn_zk::CommittedModel::new(&model).map_err(not_provable)?;
     let p = Arc::new(Provable { committed, output_name });
     let mut cache = lock();
+    // Another simulation may have committed the same model meanwhile.
+    if let Some((_, p)) = cache.iter().find(|(c, _)| c == cid) {
+        return Ok(p.clone());
+    }
     if cache.len() >= PROVABLE_CACHE {
         cache.remove(0);
     }

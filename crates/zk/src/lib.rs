@@ -14,7 +14,9 @@
 //! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
 //! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
 //! * [`to_onnx`]: the ONNX QOperator form of a quantized model (read back by [`load_onnx`], run by
-//!   onnxruntime with the same arithmetic).
+//!   onnxruntime with the same arithmetic); [`onnx_io_names`]: its graph input and output names.
+//! * [`QuantizedModel::work`]: the work estimate of one run (ogn-chain charges ZKML gas from it; its
+//!   ZKML mode proves with this crate in pre-execution and verifies at block execution).
 //! * [`load_float_onnx`] / [`quantize_model`]: quantization of a float model (Conv, Relu, MaxPool,
 //!   Flatten, Gemm) with calibration rows, and a [`Report`] of how far its outputs move.
 //!
