@@ -104,12 +104,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
         mining: args
             .block_time
             .map_or(MiningMode::Auto, |s| MiningMode::Interval(Duration::from_secs(s))),
-        // A dev account holds 10,000 OPG, the network's minimum validator self-bond: lower it on a devnet so a
-        // dev account can register a validator and still pay gas.
-        staking: ogn_ledger::Params {
-            min_self_bond_validator: DEVNET_MIN_VALIDATOR_BOND,
-            ..ogn_ledger::Params::default()
-        },
+        staking: devnet_params(),
         ..ChainConfig::default()
     };
     let chain_oracle: Arc<dyn InferenceOracle> = resolver.clone();
@@ -136,8 +131,9 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
     let scheduler = Arc::new(ogn_operator::Scheduler::new(
         ogn_operator::SchedulerConfig {
             chain_id: args.chain_id,
-            base_price: ogn_ledger::OPG / 100,
-            default_value: ogn_ledger::OPG,
+            base_price: ogn_ledger::OPG / 1_000,
+            default_value: ogn_ledger::OPG / 25,
+            job_bond_ppm: devnet_params().job_bond_ppm,
             dispute_wait: Duration::from_secs(120),
         },
         ogn_operator::RpcClient::new(&url, signer.clone()),
@@ -177,6 +173,20 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
     served.context("serving the devnet")?;
     println!("devnet stopped at block {}", chain.block_number());
     Ok(())
+}
+
+/// The devnet's ledger parameters: the network's, except
+/// - a dev account holds 10,000 OPG, the network's minimum validator self-bond: it is lowered so a dev account
+///   can register a validator and still pay gas;
+/// - a job locks 25× its value (so SAMPLING's 5 % floor deters: p·B ≥ (1+γ)·V·(1−p) holds from p ≈ 4.2 %), and
+///   its challenge window is 2,000 blocks (blocks come with transactions here, not every few seconds).
+fn devnet_params() -> ogn_ledger::Params {
+    ogn_ledger::Params {
+        min_self_bond_validator: DEVNET_MIN_VALIDATOR_BOND,
+        job_bond_ppm: 25 * ogn_ledger::PPM,
+        challenge_window_blocks: 2_000,
+        ..ogn_ledger::Params::default()
+    }
 }
 
 /// Registers the node's key as a validator (it referees disputes), unless it already is one.

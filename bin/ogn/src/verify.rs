@@ -25,6 +25,60 @@ pub(crate) struct VerifyArgs {
     /// A local copy of the model (must hash to the receipt's model CID).
     #[arg(long)]
     model: Option<String>,
+    /// Also check the receipt against a node (`--hub` / `OGN_HUB_URL`): its transaction is in the named
+    /// block and succeeded, and the job recorded on chain (jobs precompile) has the receipt's model, input
+    /// and every signer's result.
+    #[arg(long)]
+    inclusion: bool,
+}
+
+/// Checks the receipt's inclusion and its on-chain job record against the node at `url`.
+async fn check_inclusion(
+    settings: &Settings,
+    url: &str,
+    receipt: &Receipt,
+) -> Result<serde_json::Value> {
+    use ogn_chain::{IJobs, JOBS_PRECOMPILE, jobs::JobRecord};
+    let Some(inclusion) = receipt.inclusion else {
+        bail!("the receipt names no block or transaction (a job served off chain)");
+    };
+    let rpc = ogn_operator::RpcClient::new(url, settings.signer()?);
+    let tx = rpc.request("eth_getTransactionReceipt", json!([inclusion.tx_hash])).await?;
+    if tx.is_null() {
+        bail!("the node does not know transaction {}", inclusion.tx_hash);
+    }
+    let block_hash: alloy::primitives::B256 = serde_json::from_value(tx["blockHash"].clone())?;
+    if block_hash != inclusion.block_hash || tx["status"].as_str() != Some("0x1") {
+        bail!(
+            "transaction {} is not the successful one of block {}",
+            inclusion.tx_hash,
+            inclusion.block_hash
+        );
+    }
+    let json = rpc.view(JOBS_PRECOMPILE, IJobs::jobCall { job: receipt.job }).await?;
+    let record: JobRecord = serde_json::from_slice(&json).context("the node's job record")?;
+    if record.model != receipt.model.to_string() || record.input_hash != receipt.input_hash {
+        bail!("job {} on chain is about another model or input", receipt.job);
+    }
+    for a in &receipt.attestations {
+        let on_chain = record.executors.iter().find(|e| e.address == a.operator);
+        match on_chain {
+            Some(e) if e.output_hash == a.output_hash && e.commitment == a.commitment => {}
+            _ => bail!("{}'s result in the receipt is not the one recorded on chain", a.operator),
+        }
+    }
+    let slashed: Vec<String> = record
+        .executors
+        .iter()
+        .filter(|e| e.slashed.is_some())
+        .map(|e| e.address.to_string())
+        .collect();
+    Ok(json!({
+        "block": inclusion.block_number,
+        "transaction": inclusion.tx_hash,
+        "recordedExecutors": record.executors.len(),
+        "slashedExecutors": slashed,
+    }))
 }
 
 pub(crate) async fn run(settings: &Settings, args: VerifyArgs, json_mode: bool) -> Result<()> {
@@ -91,6 +145,10 @@ pub(crate) async fn run(settings: &Settings, args: VerifyArgs, json_mode: bool) 
             }
         }
     }
+    if args.inclusion {
+        let url = settings.hub_url.trim_end_matches('/').to_string();
+        report["inclusion"] = check_inclusion(settings, &url, &receipt).await?;
+    }
     if json_mode {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -110,6 +168,16 @@ pub(crate) async fn run(settings: &Settings, args: VerifyArgs, json_mode: bool) 
         }
         if args.reexecute {
             println!("rerun    same outputs, result id and layer commitment");
+        }
+        if args.inclusion {
+            let i = &report["inclusion"];
+            println!(
+                "chain    in block {} (transaction {}); {} executors recorded, slashed: {}",
+                i["block"],
+                i["transaction"].as_str().unwrap_or_default(),
+                i["recordedExecutors"],
+                i["slashedExecutors"]
+            );
         }
         println!("ok");
     }

@@ -612,8 +612,16 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
     assert_eq!(reply["outputs"], local["outputs"], "the accepted result is the honest one");
     assert!(!reply["disputes"].as_array().unwrap().is_empty(), "{reply}");
     assert_eq!(reply["receipt"]["status"], "disputed");
-    let verified = net.ok(&["--json", "verify", receipt.to_str().unwrap(), "--input", input]);
+    let verified =
+        net.ok(&["--json", "verify", receipt.to_str().unwrap(), "--input", input, "--inclusion"]);
     assert!(verified.contains("\"REPLICAS"), "{verified}");
+    let verified: Value = serde_json::from_str(&verified).unwrap();
+    assert_eq!(verified["inclusion"]["recordedExecutors"], 3, "{verified}");
+    let slashed = verified["inclusion"]["slashedExecutors"].as_array().unwrap();
+    assert!(
+        slashed.len() == 1 && slashed[0].as_str().unwrap().eq_ignore_ascii_case(cheater),
+        "{verified}"
+    );
     let signers: Vec<&str> = reply["receipt"]["attestations"]
         .as_array()
         .unwrap()
@@ -658,7 +666,7 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
         let attestations = reply["receipt"]["attestations"].as_array().unwrap().len();
         assert_eq!(attestations, if mode == "vanilla" { 1 } else { 2 }, "{reply}");
         assert!(reply["receipt"]["inclusion"]["block_number"].as_u64().unwrap() > 0, "{reply}");
-        net.ok(&["verify", receipt.to_str().unwrap(), "--input", input]);
+        net.ok(&["verify", receipt.to_str().unwrap(), "--input", input, "--inclusion"]);
     }
     let _ = rogue.kill();
     let _ = rogue.wait();

@@ -36,6 +36,8 @@ pub struct SchedulerConfig {
     pub base_price: u128,
     /// The declared value of a job when the request names none, wei.
     pub default_value: u128,
+    /// Bond locked per unit of value, parts per million (the ledger's `job_bond_ppm`).
+    pub job_bond_ppm: u64,
     /// How long a request waits for a dispute it caused to be decided.
     pub dispute_wait: Duration,
 }
@@ -205,7 +207,12 @@ impl Scheduler {
             .map_err(|e| anyhow!("{e}"))?;
         let states = steps as u64 + 1;
         let value = value.unwrap_or(self.config.default_value);
-        let bond = value; // the ledger locks value × job_bond_ppm (100 % by default)
+        // What the ledger locks per executor: value × job_bond_ppm, rounded up.
+        let bond = u128::try_from(
+            (U256::from(value) * U256::from(self.config.job_bond_ppm))
+                .div_ceil(U256::from(1_000_000u64)),
+        )
+        .map_err(|_| anyhow!("job value too large"))?;
         let params = GuaranteeParams { base_price: self.config.base_price, ..Default::default() };
         let guarantee = quote(mode, value, bond, &params).map_err(|e| anyhow!("{e}"))?;
         let job = self.next_job.fetch_add(1, Ordering::Relaxed);
