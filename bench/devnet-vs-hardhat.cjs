@@ -2,6 +2,10 @@
 // (eth_sendRawTransaction, keep-alive HTTP, one stream per sender so nonces arrive in order), waits until
 // every receipt exists and prints one JSON line with the throughput.
 //
+// BENCH_BATCH=K (default 1) sends each stream's transactions K at a time as standard JSON-RPC batch
+// requests (an array of eth_sendRawTransaction calls, nonces in order, answered in order by both nodes);
+// one batch in flight per stream. Latencies are then per batch request.
+//
 //   node devnet-vs-hardhat.cjs transfers URL COUNT STREAMS
 //   node devnet-vs-hardhat.cjs inference URL COUNT STREAMS MODEL_CID
 //
@@ -308,9 +312,15 @@ async function main() {
   const headBefore = Number(await rpc.call("eth_blockNumber", []));
 
   // The request bodies are serialized ahead of time too, and each stream has its own connection.
-  const framed = perStream.map((raws) =>
-    raws.map((raw) => rpc.frame({ jsonrpc: "2.0", id: rpc.nextId(), method: "eth_sendRawTransaction", params: [raw] })),
-  );
+  const batch = Number(process.env.BENCH_BATCH || 1);
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`BENCH_BATCH must be a positive integer`);
+  const call = (raw) => ({ jsonrpc: "2.0", id: rpc.nextId(), method: "eth_sendRawTransaction", params: [raw] });
+  const framed = perStream.map((raws) => {
+    if (batch === 1) return raws.map((raw) => rpc.frame(call(raw)));
+    const bodies = [];
+    for (let i = 0; i < raws.length; i += batch) bodies.push(rpc.frame(raws.slice(i, i + batch).map(call)));
+    return bodies;
+  });
   const conns = await Promise.all(perStream.map(() => rpc.connect()));
 
   const t0 = performance.now();
@@ -321,8 +331,10 @@ async function main() {
       for (const body of bodies) {
         const t = performance.now();
         const r = await rpc.send(body, conns[k]);
-        if (r.error) throw new Error(`eth_sendRawTransaction: ${r.error.code} ${r.error.message}`);
-        hashes.push(r.result);
+        for (const x of Array.isArray(r) ? r : [r]) {
+          if (x.error) throw new Error(`eth_sendRawTransaction: ${x.error.code} ${x.error.message}`);
+          hashes.push(x.result);
+        }
         latencies.push(performance.now() - t);
       }
     }),
@@ -354,6 +366,7 @@ async function main() {
       kind,
       url,
       transport: process.env.BENCH_TRANSPORT || "raw",
+      batch,
       txs: hashes.length,
       streams,
       failed,

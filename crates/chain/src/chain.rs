@@ -126,38 +126,25 @@ struct Pool {
     known: HashSet<B256>,
     /// Callers waiting for their transaction's block (auto mining), by transaction hash.
     waiters: HashMap<B256, Waiter>,
+    /// Transactions ever accepted: the sequence number of the latest ([`PendingTx::seq`]).
+    accepted: u64,
+}
+
+impl Pool {
+    /// Every transaction accepted up to this sequence number has left the pool (in a committed block,
+    /// or dropped).
+    fn settled(&self) -> u64 {
+        self.txs.iter().map(|t| t.seq - 1).min().unwrap_or(self.accepted)
+    }
 }
 
 /// Tells a caller that its transaction is in a committed block (`Ok`) or will never be (`Err`).
-enum Waiter {
-    Sync(std::sync::mpsc::SyncSender<Result<(), TxError>>),
-    Async(tokio::sync::oneshot::Sender<Result<(), TxError>>),
-}
+struct Waiter(std::sync::mpsc::SyncSender<Result<(), TxError>>);
 
 impl Waiter {
     fn send(self, result: Result<(), TxError>) {
         // A caller that went away no longer needs the answer.
-        let _ = match self {
-            Waiter::Sync(tx) => tx.send(result).ok(),
-            Waiter::Async(tx) => tx.send(result).ok(),
-        };
-    }
-}
-
-/// Resolves once a transaction accepted with [`Chain::submit_raw_transaction`] is in a committed block,
-/// or with the reason it never will be.
-struct Inclusion(tokio::sync::oneshot::Receiver<Result<(), TxError>>);
-
-impl std::future::Future for Inclusion {
-    type Output = Result<(), TxError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
-            r.unwrap_or_else(|_| Err(TxError::Internal("block production stopped".into())))
-        })
+        let _ = self.0.send(result);
     }
 }
 
@@ -260,6 +247,8 @@ struct PendingTx {
     sender: Address,
     hash: B256,
     records: Vec<InferenceRecord>,
+    /// Order of acceptance, from 1 (0: not accepted yet); kept when re-accepted after a block.
+    seq: u64,
 }
 
 struct Inner {
@@ -280,6 +269,9 @@ struct Inner {
     recent: Mutex<Recent>,
     /// Transactions in each of the last auto-mined blocks, newest last (see [`Chain::mine_waiting`]).
     last_block_txs: Mutex<[usize; GROUP_COMMIT_WINDOW]>,
+    /// [`Pool::settled`], sent whenever transactions leave the pool (committed in a block, or
+    /// dropped): [`Chain::inclusion`] and [`Chain::settled`] futures wait on it.
+    pool_left: tokio::sync::watch::Sender<u64>,
 }
 
 impl Drop for Inner {
@@ -446,6 +438,7 @@ impl Chain {
             miner: Arc::new(MinerSignal::default()),
             last_block_txs: Default::default(),
             recent: Mutex::new(Recent::default()),
+            pool_left: tokio::sync::watch::Sender::new(0),
         });
         if inner.config.mining == MiningMode::Auto {
             let weak: Weak<Inner> = Arc::downgrade(&inner);
@@ -711,39 +704,72 @@ impl Chain {
         self.submit(tx, Bytes::copy_from_slice(raw))
     }
 
-    /// Like [`Self::send_raw_transaction`] but returns once the transaction is accepted; with
-    /// [`MiningMode::Auto`], also a future that resolves when its block is committed (or with the
-    /// reason it never will be), so an async caller waits without holding a thread.
-    pub fn submit_raw_transaction(
-        &self,
-        raw: &[u8],
-    ) -> Result<
-        (B256, Option<impl std::future::Future<Output = Result<(), TxError>> + Send + use<>>),
-        TxError,
-    > {
+    /// Like [`Self::send_raw_transaction`] but returns once the transaction is accepted (checked and
+    /// executed on the pending state), as `eth_sendRawTransaction` does on geth or anvil: with
+    /// [`MiningMode::Auto`] its block follows, and [`Self::inclusion`] waits for it.
+    pub fn submit_raw_transaction(&self, raw: &[u8]) -> Result<B256, TxError> {
         let tx = decode_transaction(raw, self.inner.config.max_tx_bytes)?;
         self.submit_transaction(tx, Bytes::copy_from_slice(raw))
     }
 
     /// [`Self::submit_raw_transaction`] of a transaction decoded with [`decode_transaction`] from `raw`.
-    pub fn submit_transaction(
-        &self,
-        tx: TxEnvelope,
-        raw: Bytes,
-    ) -> Result<
-        (B256, Option<impl std::future::Future<Output = Result<(), TxError>> + Send + use<>>),
-        TxError,
-    > {
+    pub fn submit_transaction(&self, tx: TxEnvelope, raw: Bytes) -> Result<B256, TxError> {
         let pending = self.check(tx, raw)?;
         let hash = pending.hash;
-        if self.inner.config.mining != MiningMode::Auto {
-            self.accept(pending, None)?;
-            return Ok((hash, None));
+        self.accept(pending, None)?;
+        if self.inner.config.mining == MiningMode::Auto {
+            self.inner.miner.notify(false);
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.accept(pending, Some(Waiter::Async(tx)))?;
-        self.inner.miner.notify(false);
-        Ok((hash, Some(Inclusion(rx))))
+        Ok(hash)
+    }
+
+    /// With [`MiningMode::Auto`], a future that resolves once `hash`, accepted and waiting for its
+    /// block, has left the pool: its block is committed (written and synced), or it was dropped.
+    /// `None` when it is not waiting, or when blocks are mined on request. `eth_getTransactionReceipt`
+    /// awaits it, so a receipt asked for right after [`Self::submit_transaction`] is there (the block
+    /// takes one disk sync), and a receipt is never answered before its block is durable.
+    pub fn inclusion(
+        &self,
+        hash: B256,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
+        if self.inner.config.mining != MiningMode::Auto {
+            return None;
+        }
+        // Subscribed before the check: a commit between the two still wakes the future.
+        let mut left = self.inner.pool_left.subscribe();
+        if !self.inner.pool.lock().known.contains(&hash) {
+            return None;
+        }
+        let chain = self.clone();
+        Some(async move {
+            while left.changed().await.is_ok() {
+                if !chain.inner.pool.lock().known.contains(&hash) {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// With [`MiningMode::Auto`], a future that resolves once every transaction accepted so far has
+    /// left the pool (its block committed, or dropped); `None` when none is waiting, or when blocks are
+    /// mined on request. Reads of the latest state await it first: a client sees what it sent before,
+    /// as when its send had waited for the block, while sends never wait for a disk sync.
+    pub fn settled(&self) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
+        if self.inner.config.mining != MiningMode::Auto {
+            return None;
+        }
+        let mut left = self.inner.pool_left.subscribe();
+        let target = self.inner.pool.lock().accepted;
+        if *left.borrow_and_update() >= target {
+            return None;
+        }
+        Some(async move {
+            let _ = left.wait_for(|settled| *settled >= target).await;
+        })
+    }
+
+    fn publish_settled(&self, settled: u64) {
+        self.inner.pool_left.send_modify(|s| *s = (*s).max(settled));
     }
 
     /// Whether submitting `tx` may run models (pre-execution of a call that can reach inference):
@@ -838,7 +864,7 @@ impl Chain {
             return Ok(hash);
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.accept(pending, Some(Waiter::Sync(tx)))?;
+        self.accept(pending, Some(Waiter(tx)))?;
         self.inner.miner.notify(false);
         rx.recv().unwrap_or_else(|_| Err(TxError::Internal("block production stopped".into())))?;
         Ok(hash)
@@ -880,7 +906,7 @@ impl Chain {
         {
             return Err(TxError::AlreadyKnown);
         }
-        let pending = PendingTx { tx, raw, sender, hash, records: Vec::new() };
+        let pending = PendingTx { tx, raw, sender, hash, records: Vec::new(), seq: 0 };
         self.pre_execute(pending)
     }
 
@@ -948,52 +974,25 @@ impl Chain {
             return Err(TxError::AlreadyKnown);
         }
         let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
-        let checks = Checks { chain_id: self.chain_id(), call: false };
-        let hub = self.inner.config.inference_hub;
         // The pending state is borrowed, not copied: a transaction that fails leaves only cached reads.
         let mut db = CacheDB { cache: std::mem::take(&mut pool.cache), db: &core.world };
-        let mut outcome =
-            Err(TxError::Internal("inference inputs kept changing during pre-execution".into()));
-        for attempt in 0..3 {
-            let (result, session) = transact(
-                &mut db,
-                ctx,
-                checks,
-                tx_env(&pending.tx, pending.sender),
-                hub,
-                Session::new(Source::Replay(&pending.records)),
-            );
-            if session.mismatch.is_some() {
-                let Some(oracle) = self.inner.oracle.clone() else {
-                    outcome = Err(TxError::Internal("inference records do not match".into()));
-                    break;
-                };
-                tracing::debug!(tx = %pending.hash, attempt, "pending state changed: simulating again");
-                let (_, session) = transact(
-                    &mut db,
-                    ctx,
-                    checks,
-                    tx_env(&pending.tx, pending.sender),
-                    hub,
-                    Session::new(Source::Simulate(oracle.as_ref())),
-                );
-                pending.records = session.recorded;
-                continue;
+        let outcome = match self.execute_recorded(&mut db, ctx, &mut pending, true) {
+            Ok(Ok((_, state))) => {
+                db.commit(state);
+                Ok(())
             }
-            outcome = match result {
-                Ok((_, state)) => {
-                    db.commit(state);
-                    Ok(())
-                }
-                Err(EVMError::Transaction(e)) => {
-                    Err(map_invalid(&e, self.chain_id(), Some(&pending.tx), pending.sender))
-                }
-                Err(e) => Err(TxError::Internal(e.to_string())),
-            };
-            break;
-        }
+            Ok(Err(EVMError::Transaction(e))) => {
+                Err(map_invalid(&e, self.chain_id(), Some(&pending.tx), pending.sender))
+            }
+            Ok(Err(e)) => Err(TxError::Internal(e.to_string())),
+            Err(reason) => Err(TxError::Internal(format!("inference records: {reason}"))),
+        };
         pool.cache = db.cache;
         if outcome.is_ok() {
+            if pending.seq == 0 {
+                pool.accepted += 1;
+                pending.seq = pool.accepted;
+            }
             pool.nonces.insert(pending.sender, pending.tx.nonce() + 1);
             pool.known.insert(pending.hash);
             if let Some(w) = waiter {
@@ -1087,23 +1086,29 @@ impl Chain {
         &self,
         finish: impl FnOnce(&Core, BlockCtx, BlockProposal, RunOutcome) -> T,
     ) -> Result<T, ChainError> {
-        let mut pool = self.inner.pool.lock();
-        let txs = pool.txs.clone();
+        // Executed without the pool lock: transactions keep being accepted (on the pending state of the
+        // same head) and wait for the next block. Only block production removes them from the pool.
+        let txs = self.inner.pool.lock().txs.clone();
         let core = self.inner.core.read();
         let timestamp = self.next_timestamp(&core.head);
         let ctx = self.block_ctx(&core.head, core.head_hash, timestamp);
         let outcome = self.run_txs(&core.world, ctx, txs, true)?;
-        for (tx, reason, keep) in &outcome.dropped {
-            if !keep {
-                pool.known.remove(&tx.hash);
-                pool.txs.retain(|t| t.hash != tx.hash);
-                tracing::warn!(tx = %tx.hash, %reason, "transaction dropped");
-                if let Some(w) = pool.waiters.remove(&tx.hash) {
-                    w.send(Err(TxError::Invalid(format!("dropped from the block: {reason}"))));
+        if outcome.dropped.iter().any(|(_, _, keep)| !keep) {
+            let mut pool = self.inner.pool.lock();
+            for (tx, reason, keep) in &outcome.dropped {
+                if !keep {
+                    pool.known.remove(&tx.hash);
+                    pool.txs.retain(|t| t.hash != tx.hash);
+                    tracing::warn!(tx = %tx.hash, %reason, "transaction dropped");
+                    if let Some(w) = pool.waiters.remove(&tx.hash) {
+                        w.send(Err(TxError::Invalid(format!("dropped from the block: {reason}"))));
+                    }
                 }
             }
+            let settled = pool.settled();
+            drop(pool);
+            self.publish_settled(settled);
         }
-        drop(pool);
         let proposal = BlockProposal {
             parent_hash: core.head_hash,
             number: ctx.number,
@@ -1122,8 +1127,6 @@ impl Chain {
         txs: Vec<PendingTx>,
         builder: bool,
     ) -> Result<RunOutcome, ChainError> {
-        let checks = Checks { chain_id: self.chain_id(), call: false };
-        let hub = self.inner.config.inference_hub;
         let mut db = CacheDB::new(world);
         let mut out = RunOutcome {
             included: Vec::new(),
@@ -1142,39 +1145,13 @@ impl Chain {
                 }
                 return Err(invalid(format!("tx {} exceeds the block gas limit", pending.hash)));
             }
-            let mut result = None;
-            for _ in 0..3 {
-                let (r, session) = transact(
-                    &mut db,
-                    ctx,
-                    checks,
-                    tx_env(&pending.tx, pending.sender),
-                    hub,
-                    Session::new(Source::Replay(&pending.records)),
-                );
-                if let Some(reason) = session.mismatch {
-                    let oracle = match (&self.inner.oracle, builder) {
-                        (Some(o), true) => o.clone(),
-                        _ => return Err(invalid(format!("tx {}: {reason}", pending.hash))),
-                    };
-                    tracing::debug!(tx = %pending.hash, %reason, "state changed since pre-execution: simulating again");
-                    let (_, session) = transact(
-                        &mut db,
-                        ctx,
-                        checks,
-                        tx_env(&pending.tx, pending.sender),
-                        hub,
-                        Session::new(Source::Simulate(oracle.as_ref())),
-                    );
-                    pending.records = session.recorded;
+            let result = match self.execute_recorded(&mut db, ctx, &mut pending, builder) {
+                Ok(result) => result,
+                Err(reason) if builder => {
+                    out.dropped.push((pending, reason, false));
                     continue;
                 }
-                result = Some(r);
-                break;
-            }
-            let Some(result) = result else {
-                out.dropped.push((pending, "inference inputs kept changing".into(), false));
-                continue;
+                Err(reason) => return Err(invalid(format!("tx {}: {reason}", pending.hash))),
             };
             match result {
                 Ok((result, state)) => {
@@ -1207,6 +1184,49 @@ impl Chain {
         }
         self.system_call(&mut db, ctx, true, &mut out.diff)?;
         Ok(out)
+    }
+
+    /// Executes `pending` on `db` with its recorded inference results (not committed to `db`). When the
+    /// records no longer match (the state moved since pre-execution), the transaction is simulated
+    /// again on the same state with the oracle and retried, so it never runs on a stale result.
+    /// `Err(reason)` on a mismatch without an oracle or with `resimulate` false (a block under
+    /// validation), or when the inputs kept changing.
+    fn execute_recorded(
+        &self,
+        db: &mut CacheDB<&WorldState>,
+        ctx: BlockCtx,
+        pending: &mut PendingTx,
+        resimulate: bool,
+    ) -> Result<crate::evm::TxResult<crate::state::DbError>, String> {
+        let checks = Checks { chain_id: self.chain_id(), call: false };
+        let hub = self.inner.config.inference_hub;
+        for attempt in 0..3 {
+            let (result, mut session) = transact(
+                &mut *db,
+                ctx,
+                checks,
+                tx_env(&pending.tx, pending.sender),
+                hub,
+                Session::new(Source::Replay(&pending.records)),
+            );
+            let Some(reason) = session.mismatch.take() else { return Ok(result) };
+            drop(session);
+            let oracle = match (&self.inner.oracle, resimulate) {
+                (Some(o), true) => o.clone(),
+                _ => return Err(reason),
+            };
+            tracing::debug!(tx = %pending.hash, attempt, %reason, "state changed since pre-execution: simulating again");
+            let (_, session) = transact(
+                &mut *db,
+                ctx,
+                checks,
+                tx_env(&pending.tx, pending.sender),
+                hub,
+                Session::new(Source::Simulate(oracle.as_ref())),
+            );
+            pending.records = session.recorded;
+        }
+        Err("inference inputs kept changing".into())
     }
 
     /// The staking ledger's block boundary (`begin_block` before the transactions, `end_block` after),
@@ -1326,6 +1346,7 @@ impl Chain {
                 sender: *sender,
                 hash,
                 records: records.clone(),
+                seq: 0,
             });
         }
         let ctx = self.block_ctx(&core.head, core.head_hash, proposal.timestamp);
@@ -1443,7 +1464,7 @@ impl Chain {
                 w.send(Ok(()));
             }
         }
-        *pool = Pool { waiters, ..Pool::default() };
+        *pool = Pool { waiters, accepted: pool.accepted, ..Pool::default() };
         let core = self.inner.core.read();
         for t in waiting {
             let hash = t.hash;
@@ -1455,7 +1476,9 @@ impl Chain {
             }
         }
         drop(core);
+        let settled = pool.settled();
         drop(pool);
+        self.publish_settled(settled);
         let _ = self.inner.heads.send(rpc_header(&block.header, block.hash, size));
         if self.inner.logs.receiver_count() > 0 {
             for log in self.block_logs(&block, None) {

@@ -24,7 +24,7 @@ pub trait EthApi {
 
     /// The head block number.
     #[method(name = "blockNumber")]
-    fn block_number(&self) -> RpcResult<U64>;
+    async fn block_number(&self) -> RpcResult<U64>;
 
     /// Always `false`: a devnet node is never syncing.
     #[method(name = "syncing")]
@@ -84,7 +84,8 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<U64>;
 
-    /// Submits a signed transaction (EIP-2718 bytes); returns its hash.
+    /// Submits a signed transaction (EIP-2718 bytes); returns its hash once it is accepted (in the
+    /// pool, valid on the pending state), before its block is written.
     #[method(name = "sendRawTransaction")]
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
 
@@ -100,7 +101,8 @@ pub trait EthApi {
     #[method(name = "getTransactionByHash")]
     async fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
 
-    /// A transaction's receipt, `null` until it is in a block.
+    /// A transaction's receipt, `null` until it is in a committed block. With auto mining, asked for a
+    /// transaction still in the pool, it waits for its block (at most a few seconds).
     #[method(name = "getTransactionReceipt")]
     async fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
 

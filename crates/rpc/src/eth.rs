@@ -64,6 +64,22 @@ impl EthRpc {
         module.into()
     }
 
+    /// With auto mining, waits (at most [`RECEIPT_WAIT`]) until every transaction accepted before this
+    /// call is in a committed block: reads of the latest state and blocks see what the client sent
+    /// before, although `eth_sendRawTransaction` answers before the block is written.
+    async fn settle(&self) {
+        if let Some(settled) = self.chain.settled() {
+            let _ = tokio::time::timeout(RECEIPT_WAIT, settled).await;
+        }
+    }
+
+    /// Like [`Self::settle`], except for the `pending` tag (answered from the pool).
+    async fn settle_for(&self, block: BlockId) {
+        if block != BlockId::Number(BlockNumberOrTag::Pending) {
+            self.settle().await;
+        }
+    }
+
     /// Runs blocking chain work (execution, storage) off the async workers.
     async fn blocking<T, F>(&self, f: F) -> RpcResult<T>
     where
@@ -103,6 +119,9 @@ pub fn call_error(e: CallError) -> ErrorObjectOwned {
         CallError::Chain(e) => chain_error(e),
     }
 }
+
+/// Longest `eth_getTransactionReceipt` waits for the block of a transaction in the pool.
+const RECEIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn block_or_latest(block: Option<BlockId>) -> BlockId {
     block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest))
@@ -150,7 +169,8 @@ impl EthApiServer for EthRpc {
         Ok(U64::from(self.chain.chain_id()))
     }
 
-    fn block_number(&self) -> RpcResult<U64> {
+    async fn block_number(&self) -> RpcResult<U64> {
+        self.settle().await;
         Ok(U64::from(self.chain.block_number()))
     }
 
@@ -164,16 +184,19 @@ impl EthApiServer for EthRpc {
 
     async fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.balance(address, block).map_err(chain_error)).await
     }
 
     async fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.nonce(address, block).map(U64::from).map_err(chain_error)).await
     }
 
     async fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.code(address, block).map_err(chain_error)).await
     }
 
@@ -184,6 +207,7 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<B256> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.storage(address, slot, block).map_err(chain_error)).await
     }
 
@@ -216,6 +240,7 @@ impl EthApiServer for EthRpc {
             }
         }
         let count = block_count.0.min(self.config.max_fee_history_blocks);
+        self.settle().await;
         self.blocking(move |c| {
             c.fee_history(count, newest_block, reward_percentiles.as_deref().unwrap_or(&[]))
                 .map_err(chain_error)
@@ -225,6 +250,7 @@ impl EthApiServer for EthRpc {
 
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.call(&request, block).map_err(call_error)).await
     }
 
@@ -234,6 +260,7 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<U64> {
         let block = block_or_latest(block);
+        self.settle_for(block).await;
         self.blocking(move |c| c.estimate_gas(&request, block).map(U64::from).map_err(call_error))
             .await
     }
@@ -242,18 +269,16 @@ impl EthApiServer for EthRpc {
         let max = self.chain.config().max_tx_bytes;
         let tx = ogn_chain::decode_transaction(&bytes, max).map_err(tx_error)?;
         // A transaction that may run a model is accepted on a blocking thread; any other costs tens of
-        // microseconds and is accepted in place (no thread hand-off). The wait for the block (auto
-        // mining) holds no thread either way.
-        let (hash, inclusion) = if self.chain.needs_pre_execution(&tx) {
+        // microseconds and is accepted in place (no thread hand-off). The answer comes once it is
+        // accepted, as on geth and anvil; its receipt query waits for the block (see
+        // `transaction_receipt`).
+        let hash = if self.chain.needs_pre_execution(&tx) {
             self.blocking(move |c| c.submit_transaction(tx, bytes).map_err(tx_error)).await?
         } else {
             self.chain.submit_transaction(tx, bytes).map_err(tx_error)?
         };
         metrics::counter!("ogn_rpc_transactions_submitted_total", "method" => "eth_sendRawTransaction")
             .increment(1);
-        if let Some(inclusion) = inclusion {
-            inclusion.await.map_err(tx_error)?;
-        }
         Ok(hash)
     }
 
@@ -281,6 +306,15 @@ impl EthApiServer for EthRpc {
         if let Some(receipt) = self.chain.recent_receipt(hash) {
             return Ok(Some(receipt));
         }
+        // Accepted and waiting for its block (auto mining): the answer waits for the block to be
+        // committed, so a receipt asked for right after the send is there, as with a node whose send
+        // waits for the block; after RECEIPT_WAIT the answer is null and the client polls again.
+        if let Some(included) = self.chain.inclusion(hash) {
+            let _ = tokio::time::timeout(RECEIPT_WAIT, included).await;
+            if let Some(receipt) = self.chain.recent_receipt(hash) {
+                return Ok(Some(receipt));
+            }
+        }
         self.blocking(move |c| c.receipt(hash).map_err(chain_error)).await
     }
 
@@ -289,6 +323,9 @@ impl EthApiServer for EthRpc {
         block: BlockNumberOrTag,
         full: bool,
     ) -> RpcResult<Option<Block>> {
+        if block != BlockNumberOrTag::Pending {
+            self.settle().await;
+        }
         self.blocking(move |c| c.block_by_number(block, full).map_err(chain_error)).await
     }
 
@@ -298,6 +335,7 @@ impl EthApiServer for EthRpc {
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let limits = self.config.log_limits;
+        self.settle().await;
         self.blocking(move |c| {
             let head = c.block_number();
             let resolved = match log_scope(&filter, head, &limits)? {

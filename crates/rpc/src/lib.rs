@@ -27,6 +27,13 @@
 //! - `net_`: `version`, `listening`, `peerCount`. `web3_`: `clientVersion`, `sha3`.
 //! - `evm_`: `mine` (optional block count), `increaseTime` (test helpers, as in hardhat and anvil).
 //!
+//! `eth_sendRawTransaction` answers once the transaction is accepted (as geth and anvil do), before its
+//! block is written and synced, so concurrent senders share blocks and disk syncs. With auto mining, a
+//! receipt query for a transaction still in the pool waits for its block, and reads of the latest state
+//! or blocks first wait for every transaction accepted before them (at most a few seconds): a client
+//! reads back what it sent, as from a node whose send waits for the block, and a receipt is only ever
+//! answered once its block is durable.
+//!
 //! # Errors ([`error`])
 //! Clients parse error codes and messages, so they follow geth: `3` with `data` = revert bytes and message
 //! `execution reverted: <reason>` for reverts; `-32000` with the chain's geth-worded message for transaction

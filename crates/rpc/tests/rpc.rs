@@ -150,9 +150,11 @@ async fn transfers_blocks_and_lookups() {
     assert_eq!(by_hash["transactions"][0], json!(first));
     assert!(by_hash["baseFeePerGas"].is_string(), "{by_hash}");
 
-    // Tags: earliest is genesis; latest, pending, safe and finalized are the head.
+    // Tags: earliest is genesis; latest, pending, safe and finalized are the head. The second transfer
+    // is in the last block (the first one's block, or the next: sends answer before the block).
     let head = node.block_number().await;
-    assert_eq!(head, 2);
+    assert_eq!(head, hex_u64(&node.receipt(&second).await["blockNumber"]));
+    assert!((1..=2).contains(&head), "{head}");
     let earliest = node.ok("eth_getBlockByNumber", json!(["earliest", false])).await;
     assert_eq!(earliest["number"], "0x0");
     for tag in ["latest", "pending", "safe", "finalized"] {
@@ -592,5 +594,47 @@ async fn inference_results_over_rest() {
     assert!(text.contains("ogn_inference_jobs_total{status=\"ok\"}"), "{text}");
     assert!(text.contains("ogn_inference_duration_seconds_bucket"), "{text}");
     assert!(text.contains("ogn_model_cache_models"), "{text}");
+    node.stop().await;
+}
+
+/// A JSON-RPC batch of sends from one account (nonces in order) is accepted in order; the sends answer
+/// before their blocks, and the reads that follow see them all (receipts, latest nonce and balance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_sends_are_accepted_in_order_and_read_back() {
+    let node = Node::start().await;
+    let alice = node.dev(0);
+    let bob = PrivateKeySigner::random().address();
+    let batch: Vec<Value> = (0..20u64)
+        .map(|nonce| {
+            let raw = Tx::transfer(CHAIN, nonce, bob, 1 + nonce).eip1559(&alice);
+            json!({"jsonrpc": "2.0", "id": nonce, "method": "eth_sendRawTransaction",
+                   "params": [Bytes::from(raw)]})
+        })
+        .collect();
+    let answers = node.post_raw(Value::Array(batch).to_string()).await;
+    let answers = answers.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 20);
+    let mut hashes = Vec::new();
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a["id"], json!(i), "{a}");
+        hashes.push(a["result"].as_str().unwrap_or_else(|| panic!("send {i}: {a}")).to_string());
+    }
+    assert_eq!(
+        node.ok("eth_getTransactionCount", json!([alice.address(), "latest"])).await,
+        json!("0x14")
+    );
+    assert_eq!(
+        hex_u256(&node.ok("eth_getBalance", json!([bob, "latest"])).await),
+        U256::from((1..=20u64).sum::<u64>())
+    );
+    let mut last_block = 0;
+    for hash in &hashes {
+        let receipt = node.receipt(hash).await;
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+        let n = hex_u64(&receipt["blockNumber"]);
+        assert!(n >= last_block, "nonce order across blocks");
+        last_block = n;
+    }
+    assert_eq!(node.block_number().await, last_block);
     node.stop().await;
 }
