@@ -76,7 +76,9 @@ mod trace;
 pub use engine::{MAX_PLANS_PER_MODEL, Model, Prepared, Runtime};
 pub use error::RuntimeError;
 pub use info::{Dim, ModelInfo, TensorInfo};
-pub use trace::{INLINE_HASH_BYTES, LayerHash, LayerValue, LayerWitness, Trace};
+pub use trace::{
+    HASHERS_ENV, INLINE_HASH_BYTES, LayerHash, LayerValue, LayerWitness, Trace, set_layer_hashers,
+};
 
 /// The pinned tract version (the workspace pins `tract-onnx` and `tract-linalg` to exactly this).
 pub const TRACT_VERSION: &str = "0.23.9";

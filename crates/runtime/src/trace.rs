@@ -27,15 +27,17 @@
 //! Hashing reads every byte inference writes: ≈ 0.46 GB for PP-OCR det at 640×640, 0.36 GB once reshapes
 //! reuse their input's digest. BLAKE3 reads ≈ 6 GB/s on one core, so the CPU time of the commitment is
 //! about half of that inference's (BENCHMARKS.md has the measurements). To keep it off the engine's
-//! critical path, payloads over [`INLINE_HASH_BYTES`] are queued for a pool of hasher threads when fewer
-//! are waiting than there are hashers (the engine's values are reference-counted and immutable once
-//! produced, so a hasher only holds a reference); otherwise the engine's thread hashes them itself, right
-//! after the step, while they are still in cache. A run therefore never keeps a backlog of intermediate
-//! values alive, the engine loses its in-place reuse of a value only while a hasher holds it, and a run
-//! whose hashers get no core hashes what they did not take at its end instead of waiting for them.
+//! critical path, a process may start hasher threads ([`set_layer_hashers`], [`HASHERS_ENV`]): payloads
+//! over [`INLINE_HASH_BYTES`] are then queued for them when fewer wait than there are hashers (the
+//! engine's values are reference-counted and immutable once produced, so a hasher only holds a
+//! reference); otherwise, and always without hashers, the engine's thread hashes them itself right after
+//! the step, while they are still in cache. A run therefore never keeps a backlog of intermediate values
+//! alive, the engine loses its in-place reuse of a value only while a hasher holds it, and a run whose
+//! hashers get no core hashes what they did not take at its end instead of waiting for them.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 
 use ogn_types::Tensor;
@@ -189,18 +191,21 @@ impl Job {
     }
 }
 
-/// The process's hasher threads, started on first use and living as long as the process.
+/// The process's hasher threads, started when first wanted and living as long as the process.
 struct Pool {
     queue: Mutex<VecDeque<Arc<Job>>>,
     ready: Condvar,
-    threads: usize,
+    /// How many hashers take jobs (threads beyond it stay idle).
+    wanted: AtomicUsize,
+    /// How many hasher threads exist.
+    started: Mutex<usize>,
 }
 
 impl Pool {
     /// Queues `job` unless as many jobs as there are hashers already wait (the caller then hashes it).
     fn offer(&self, job: &Arc<Job>) -> bool {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.len() >= self.threads {
+        if queue.len() >= self.wanted.load(Ordering::Relaxed) {
             return false;
         }
         queue.push_back(Arc::clone(job));
@@ -228,29 +233,55 @@ impl Pool {
             }
         }
     }
+
+    fn set(&'static self, hashers: usize) {
+        let hashers = hashers.min(MAX_HASHERS);
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        while *started < hashers {
+            let spawned = std::thread::Builder::new()
+                .name(format!("ogn-layer-hash-{started}"))
+                .spawn(move || self.work());
+            if spawned.is_err() {
+                // Fewer hashers than asked: runs hash the rest on their own threads.
+                break;
+            }
+            *started += 1;
+        }
+        self.wanted.store(hashers.min(*started), Ordering::Relaxed);
+    }
 }
 
-/// One hasher per core beyond the engine's own, at most four (one BLAKE3 thread reads about as fast as
-/// one engine thread writes).
+/// Environment variable that sets the number of hasher threads of the process when it first traces a
+/// run (default 0); [`set_layer_hashers`] changes it later.
+pub const HASHERS_ENV: &str = "OGN_LAYER_HASHERS";
+
+const MAX_HASHERS: usize = 64;
+
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    static STARTED: std::sync::Once = std::sync::Once::new();
+    static INIT: std::sync::Once = std::sync::Once::new();
     let pool = POOL.get_or_init(|| Pool {
         queue: Mutex::new(VecDeque::new()),
         ready: Condvar::new(),
-        threads: std::thread::available_parallelism()
-            .map_or(1, |n| n.get().saturating_sub(1))
-            .clamp(1, 4),
+        wanted: AtomicUsize::new(0),
+        started: Mutex::new(0),
     });
-    STARTED.call_once(|| {
-        for i in 0..pool.threads {
-            // Without its threads the pool still works: every run takes its jobs back and hashes them.
-            let _ = std::thread::Builder::new()
-                .name(format!("ogn-layer-hash-{i}"))
-                .spawn(move || pool.work());
-        }
+    INIT.call_once(|| {
+        let n = std::env::var(HASHERS_ENV).ok().and_then(|v| v.trim().parse::<usize>().ok());
+        pool.set(n.unwrap_or(0));
     });
     pool
+}
+
+/// Sets how many threads of this process hash large layer payloads beside the engine (at most 64).
+///
+/// With `0` (the default) every run hashes its own payloads on its thread, right after each step. With
+/// hashers, a run hands a payload to one when fewer payloads wait than there are hashers, and goes on
+/// computing: on a host with idle cores that takes the hashing off the run's critical path; on a host
+/// whose cores are busy a hasher only takes turns with the engine, and the engine loses its in-place
+/// reuse of the values a hasher holds (BENCHMARKS.md measures both). Leaves do not depend on it.
+pub fn set_layer_hashers(hashers: usize) {
+    pool().set(hashers);
 }
 
 /// Whether `node`'s single output is its single input's bytes under another shape.
@@ -325,7 +356,8 @@ impl Recorder {
                 None => {
                     let slot = self.digests.len();
                     self.digests.push(None);
-                    let job = (bytes > INLINE_HASH_BYTES).then(|| {
+                    let wanted = self.pool.wanted.load(Ordering::Relaxed) > 0;
+                    let job = (wanted && bytes > INLINE_HASH_BYTES).then(|| {
                         Arc::new(Job {
                             slot,
                             value: Mutex::new(Some(v.clone())),
