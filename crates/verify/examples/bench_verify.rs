@@ -2,6 +2,10 @@
 //! VANILLA, SAMPLING p = 0.05 and REPLICAS 3, with honest operators over the real ledger.
 //!
 //! `cargo run --release -p ogn-verify --example bench_verify -- [RUNS] [MODEL…]` (models: fixture stems).
+//!
+//! Commitment cost is timed in alternating blocks of plain, traced and `execute` runs (each block about
+//! 0.3 s), RUNS blocks each: wall time is the median over blocks, CPU time (every thread of the process,
+//! from `/proc/self/stat`, 10 ms ticks) the total over all blocks divided by the runs.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +21,27 @@ use ogn_verify::{Attestation, DisputeParams, GuaranteeParams, Mode, execute};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// CPU time of the whole process so far, in ms (Linux; 0 elsewhere).
+fn process_cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the command name: state is field 3, utime and stime are fields 14 and 15 (ticks of
+    // 1/100 s, Linux's USER_HZ).
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) * 10.0
+}
+
+/// Wall and CPU time of `runs` calls of `f`, in ms per call.
+fn block(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let (t, c) = (Instant::now(), process_cpu_ms());
+    for _ in 0..runs {
+        f();
+    }
+    let n = runs as f64;
+    (t.elapsed().as_secs_f64() * 1e3 / n, (process_cpu_ms() - c) / n)
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -114,30 +139,47 @@ fn main() {
     let runtime = Runtime::new(RuntimeConfig::default());
     println!("engine {}", runtime.engine_id());
     println!(
-        "\n| model | steps | run ms | traced run ms (leaves) | ratio | execute ms (+ hashes, result id, tree) | ratio |\n|---|---:|---:|---:|---:|---:|---:|"
+        "\n| model | steps | run ms | traced ms | ratio | execute ms | ratio | run CPU ms | traced CPU | ratio | execute CPU | ratio | traced − run µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for stem in &stems {
         let (bytes, inputs) = fixture(stem);
         let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
         runtime.run(&model, &inputs).unwrap();
         execute(&runtime, &model, &inputs).unwrap();
-        let (mut plain, mut traced, mut leaves) = (vec![], vec![], vec![]);
+        let t = Instant::now();
+        runtime.run(&model, &inputs).unwrap();
+        let per_block = (0.3 / t.elapsed().as_secs_f64()).ceil().max(1.0) as usize;
+        let mut wall = [vec![], vec![], vec![]];
+        let mut cpu = [0.0; 3];
         for _ in 0..runs {
-            // Alternate so both see the same machine load.
-            let t = Instant::now();
-            runtime.run(&model, &inputs).unwrap();
-            plain.push(t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            std::hint::black_box(runtime.run_traced(&model, &inputs).unwrap());
-            leaves.push(t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            let e = execute(&runtime, &model, &inputs).unwrap();
-            traced.push(t.elapsed().as_secs_f64() * 1e3);
-            std::hint::black_box(e);
+            // Alternate so that all three see the same machine load.
+            let timed = [
+                block(per_block, || {
+                    std::hint::black_box(runtime.run(&model, &inputs).unwrap());
+                }),
+                block(per_block, || {
+                    std::hint::black_box(runtime.run_traced(&model, &inputs).unwrap());
+                }),
+                block(per_block, || {
+                    std::hint::black_box(execute(&runtime, &model, &inputs).unwrap());
+                }),
+            ];
+            for (i, (w, c)) in timed.into_iter().enumerate() {
+                wall[i].push(w);
+                cpu[i] += c / runs as f64;
+            }
         }
         let steps = runtime.step_count(&model, &inputs).unwrap();
-        let (p, t, l) = (median(plain), median(traced), median(leaves));
-        println!("| {stem} | {steps} | {p:.3} | {l:.3} | {:.3} | {t:.3} | {:.3} |", l / p, t / p);
+        let [p, l, e] = wall.map(median);
+        let [pc, lc, ec] = cpu;
+        println!(
+            "| {stem} | {steps} | {p:.3} | {l:.3} | {:.3} | {e:.3} | {:.3} | {pc:.3} | {lc:.3} | {:.3} | {ec:.3} | {:.3} | {:.0} |",
+            l / p,
+            e / p,
+            lc / pc,
+            ec / pc,
+            (l - p) * 1e3
+        );
     }
 
     println!(

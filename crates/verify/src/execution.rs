@@ -60,16 +60,50 @@ impl Execution {
     }
 }
 
+/// Tensor lists with at least this many elements are hashed on a thread of their own while the engine
+/// runs (below it, starting the thread costs more than it saves).
+const PARALLEL_HASH_ELEMENTS: usize = 1 << 14;
+
+fn elements(tensors: &[Tensor]) -> usize {
+    tensors.iter().map(Tensor::len).sum()
+}
+
+/// Runs `f` and `g`, on two threads when `parallel`.
+fn both<A: Send, B: Send>(
+    parallel: bool,
+    f: impl FnOnce() -> A + Send,
+    g: impl FnOnce() -> B,
+) -> (A, B) {
+    if !parallel {
+        return (f(), g());
+    }
+    std::thread::scope(|s| {
+        let a = s.spawn(f);
+        let b = g();
+        (a.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), b)
+    })
+}
+
 /// Runs `model` on `inputs` with per-layer evidence.
+///
+/// The input hash (keccak over the canonical encoding, as costly per byte as the layer leaves) is
+/// computed beside the run, and the output hash beside the result id, when the tensors are large.
 pub fn execute(
     runtime: &Runtime,
     model: &Model,
     inputs: &[Tensor],
 ) -> Result<Execution, RuntimeError> {
-    let trace = runtime.run_traced(model, inputs)?;
-    let input_hash = tensors_hash(inputs);
-    let output_hash = tensors_hash(&trace.outputs);
-    let result_id = canonical::result_id(model.cid(), inputs, &trace.outputs, runtime.engine_id());
+    let (input_hash, trace) = both(
+        elements(inputs) >= PARALLEL_HASH_ELEMENTS,
+        || tensors_hash(inputs),
+        || runtime.run_traced(model, inputs),
+    );
+    let trace = trace?;
+    let (output_hash, result_id) = both(
+        elements(inputs) + elements(&trace.outputs) >= PARALLEL_HASH_ELEMENTS,
+        || tensors_hash(&trace.outputs),
+        || canonical::result_id(model.cid(), inputs, &trace.outputs, runtime.engine_id()),
+    );
     let leaves: Vec<B256> = trace.leaves.iter().map(|l| B256::from(*l)).collect();
     let evidence = Execution::evidence_for(model, input_hash, leaves, output_hash);
     Ok(Execution {
@@ -121,5 +155,38 @@ impl Referee for RuntimeReferee<'_> {
         } else {
             Err(format!("position {index} is past the last state {}", self.steps))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ogn_runtime::RuntimeConfig;
+    use ogn_types::{ModelCid, TensorData};
+
+    /// Hashes computed beside the run are the ones the receipt defines.
+    #[test]
+    fn execute_hashes_match_their_definitions() {
+        let runtime = Runtime::new(RuntimeConfig::default());
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
+        );
+        let bytes = std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures");
+        let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
+        let shape = vec![1, 3, 48, 192];
+        let n: usize = shape.iter().product();
+        assert!(n >= PARALLEL_HASH_ELEMENTS, "the input takes the parallel path");
+        let data = (0..n).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+        let inputs = vec![Tensor::new("x", shape, TensorData::F32(data)).unwrap()];
+        let exec = execute(&runtime, &model, &inputs).unwrap();
+        assert_eq!(exec.outputs, runtime.run(&model, &inputs).unwrap());
+        assert_eq!(exec.input_hash, tensors_hash(&inputs));
+        assert_eq!(exec.output_hash, tensors_hash(&exec.outputs));
+        let id = canonical::result_id(model.cid(), &inputs, &exec.outputs, runtime.engine_id());
+        assert_eq!(exec.result_id, id);
+        let trace = runtime.run_traced(&model, &inputs).unwrap();
+        let leaves: Vec<B256> = trace.leaves.iter().map(|l| B256::from(*l)).collect();
+        assert_eq!(exec.evidence.leaves, leaves);
     }
 }
