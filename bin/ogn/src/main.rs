@@ -81,6 +81,8 @@ enum Command {
     VerifyProof(zk::VerifyArgs),
     /// Check an inference receipt offline (signatures, hashes, guarantee); `--reexecute` reruns the job.
     Verify(verify::VerifyArgs),
+    /// Fetch the receipt of a job or of an inference made in a transaction from the node.
+    Receipt(verify::ReceiptArgs),
     /// Quantize a float ONNX model to int8 with calibration inputs, for `ogn prove`; reports the accuracy change.
     Quantize(zk::QuantizeArgs),
     /// Register the signer as a validator or inference operator with a self-bond.
@@ -147,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prove(args) => zk::prove(&settings, args, json).await,
         Command::VerifyProof(args) => zk::verify(&settings, args, json).await,
         Command::Verify(args) => verify::run(&settings, args, json).await,
+        Command::Receipt(args) => verify::fetch(&settings, args).await,
         Command::Quantize(args) => zk::quantize(&settings, args, json).await,
         Command::Sim(args) => tokio::task::spawn_blocking(move || sim::run(args, json)).await?,
         Command::Stake(args) => stake::stake(&settings, args, json).await,

@@ -142,6 +142,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
         first_job,
     ));
     let node = Arc::new(Node {
+        chain: chain.clone(),
         resolver,
         hub: hub.clone(),
         runtime: runtime.clone(),
@@ -290,6 +291,7 @@ pub(crate) async fn shutdown_signal() {
 /// What the devnet's inference endpoints need. With no operator registered the node serves each job itself:
 /// it runs the model with per-layer evidence and signs a VANILLA receipt with its key.
 struct Node {
+    chain: Chain,
     resolver: Arc<HubOracle>,
     hub: Arc<Hub>,
     runtime: Arc<Runtime>,
@@ -340,6 +342,7 @@ fn node_router(node: Arc<Node>) -> Router {
         .route("/api/v0/infer", post(infer_handler))
         .route("/api/v0/operators", post(announce_handler).get(operators_handler))
         .route("/api/v0/receipts/{job}", axum::routing::get(receipt_handler))
+        .route("/api/v0/receipts/inference/{id}", axum::routing::get(inference_receipt_handler))
         .layer(DefaultBodyLimit::max(64 << 20))
         .with_state(node)
 }
@@ -460,5 +463,66 @@ async fn receipt_handler(
     match node.receipts.lock().get(&job) {
         Some(r) => Json(r).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no receipt for job {job}")),
+    }
+}
+
+/// `GET /api/v0/receipts/inference/{id}`: a receipt for an inference made in a transaction (precompile or
+/// Inference hub contract). The node re-runs the recorded input with per-layer evidence, checks that it
+/// reproduces the recorded output, and signs a VANILLA receipt naming the block and transaction.
+async fn inference_receipt_handler(
+    State(node): State<Arc<Node>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<alloy::primitives::B256>() else {
+        return error(StatusCode::BAD_REQUEST, format!("`{id}` is not a 32-byte inference id"));
+    };
+    let handle = tokio::runtime::Handle::current();
+    let result = tokio::task::spawn_blocking(move || {
+        let entry = node
+            .chain
+            .inference_record(id)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .ok_or((StatusCode::NOT_FOUND, format!("no inference {id} on chain")))?;
+        let record = &entry.record;
+        let unprocessable = |e: String| (StatusCode::UNPROCESSABLE_ENTITY, e);
+        let (Some(cid), None) = (&record.model_cid, &record.error) else {
+            return Err(unprocessable(format!(
+                "inference {id} failed; it has no result to attest"
+            )));
+        };
+        let cid: ogn_types::ModelCid = cid.parse().map_err(|e| unprocessable(format!("{e}")))?;
+        let inputs = record.input_tensors().map_err(unprocessable)?;
+        let bytes = handle
+            .block_on(node.hub.blobs().get(&cid))
+            .map_err(|e| unprocessable(format!("model {cid} could not be read: {e}")))?;
+        let model = node.runtime.load(&cid, &bytes).map_err(|e| unprocessable(e.to_string()))?;
+        let exec = ogn_verify::execute(&node.runtime, &model, &inputs)
+            .map_err(|e| unprocessable(e.to_string()))?;
+        // The result id binds model, inputs, the engine's outputs and engine (the recorded outputs are their
+        // ABI decimals).
+        if exec.result_id != record.result_id {
+            return Err((
+                StatusCode::CONFLICT,
+                format!(
+                    "re-running inference {id} here gives result {} (engine {}), not the recorded one",
+                    exec.result_id, exec.engine_id
+                ),
+            ));
+        }
+        let job = u64::from_be_bytes(record.result_id.0[..8].try_into().expect("8 bytes"));
+        let mut receipt =
+            ogn_verify::Receipt::self_served(&node.signer, node.chain_id, job, cid, &exec, 0);
+        receipt.inclusion = Some(ogn_verify::Inclusion {
+            block_number: entry.block_number,
+            block_hash: entry.block_hash,
+            tx_hash: entry.tx_hash,
+        });
+        Ok(receipt)
+    })
+    .await;
+    match result {
+        Ok(Ok(receipt)) => Json(receipt).into_response(),
+        Ok(Err((status, message))) => error(status, message),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

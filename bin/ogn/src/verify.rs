@@ -32,6 +32,34 @@ pub(crate) struct VerifyArgs {
     inclusion: bool,
 }
 
+/// An inference made in a transaction (no operator job): the node's record of it (`GET /v1/inference/{id}`)
+/// is in the receipt's transaction and has the receipt's result id.
+async fn check_inference_record(
+    url: &str,
+    receipt: &Receipt,
+    inclusion: &ogn_verify::Inclusion,
+) -> Result<serde_json::Value> {
+    let id = format!("{:#x}", receipt.result_id);
+    let found: serde_json::Value = reqwest::get(format!("{url}/v1/inference/{id}"))
+        .await
+        .with_context(|| format!("asking {url} for inference {id}"))?
+        .json()
+        .await
+        .context("the node's inference record")?;
+    let tx: Option<alloy::primitives::B256> =
+        serde_json::from_value(found["transactionHash"].clone()).ok();
+    if tx != Some(inclusion.tx_hash) {
+        bail!("the node has no inference {id} in transaction {}", inclusion.tx_hash);
+    }
+    Ok(json!({
+        "block": inclusion.block_number,
+        "transaction": inclusion.tx_hash,
+        "inferenceRecord": id,
+        "recordedExecutors": 0,
+        "slashedExecutors": [],
+    }))
+}
+
 /// Checks the receipt's inclusion and its on-chain job record against the node at `url`.
 async fn check_inclusion(
     settings: &Settings,
@@ -55,7 +83,10 @@ async fn check_inclusion(
             inclusion.block_hash
         );
     }
-    let json = rpc.view(JOBS_PRECOMPILE, IJobs::jobCall { job: receipt.job }).await?;
+    let json = match rpc.view(JOBS_PRECOMPILE, IJobs::jobCall { job: receipt.job }).await {
+        Ok(json) => json,
+        Err(_) => return check_inference_record(url, receipt, &inclusion).await,
+    };
     let record: JobRecord = serde_json::from_slice(&json).context("the node's job record")?;
     if record.model != receipt.model.to_string() || record.input_hash != receipt.input_hash {
         bail!("job {} on chain is about another model or input", receipt.job);
@@ -180,6 +211,45 @@ pub(crate) async fn run(settings: &Settings, args: VerifyArgs, json_mode: bool) 
             );
         }
         println!("ok");
+    }
+    Ok(())
+}
+
+/// Arguments of `ogn receipt`.
+#[derive(Debug, Args)]
+pub(crate) struct ReceiptArgs {
+    /// A job number (jobs the node scheduled) or an inference id (`0x…`, inferences made in transactions).
+    id: String,
+    /// Write the receipt here instead of printing it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// `ogn receipt`: fetches the receipt of a job or an on-chain inference from the node.
+pub(crate) async fn fetch(settings: &Settings, args: ReceiptArgs) -> Result<()> {
+    let base = settings.hub_url.trim_end_matches('/');
+    let url = if args.id.starts_with("0x") {
+        format!("{base}/api/v0/receipts/inference/{}", args.id)
+    } else {
+        let job: u64 = args
+            .id
+            .parse()
+            .with_context(|| format!("`{}` is neither a job number nor a 0x id", args.id))?;
+        format!("{base}/api/v0/receipts/{job}")
+    };
+    let response = reqwest::get(&url).await.with_context(|| format!("asking {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.context("reading the node's answer")?;
+    if !status.is_success() {
+        bail!("{}", body["error"].as_str().unwrap_or("the node has no such receipt"));
+    }
+    let receipt: Receipt = serde_json::from_value(body).context("the node's receipt")?;
+    let text = serde_json::to_string_pretty(&receipt)?;
+    match args.output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => println!("{text}"),
     }
     Ok(())
 }

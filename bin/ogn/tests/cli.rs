@@ -668,6 +668,52 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
         assert!(reply["receipt"]["inclusion"]["block_number"].as_u64().unwrap() > 0, "{reply}");
         net.ok(&["verify", receipt.to_str().unwrap(), "--input", input, "--inclusion"]);
     }
+
+    // An inference made in a transaction (the precompile, as a contract would) gets a receipt too.
+    let inference_id = rt.block_on(async {
+        use ogn_types::opengradient::{IInferencePrecompile, ModelInferenceRequest, ModelInput};
+        let inputs =
+            ogn_types::json::parse_input(&std::fs::read_to_string(input).unwrap()).unwrap();
+        let request = ModelInferenceRequest {
+            mode: 0,
+            modelCID: "mlp@1.00".into(),
+            input: ModelInput::from_tensors(&inputs).unwrap(),
+        };
+        let key: alloy::signers::local::PrivateKeySigner =
+            "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a".parse().unwrap();
+        let rpc = ogn_operator::RpcClient::new(&net.url, key);
+        let call = IInferencePrecompile::runModelInferenceCall { request };
+        let mined = rpc
+            .send(ogn_chain::INFERENCE_PRECOMPILE, call, alloy::primitives::U256::ZERO)
+            .await
+            .unwrap();
+        assert!(mined.success);
+        let log = &mined.receipt["logs"][0];
+        let data: alloy::primitives::Bytes = serde_json::from_value(log["data"].clone()).unwrap();
+        let event = ogn_chain::inference::decode_inference_event(
+            &alloy::primitives::LogData::new_unchecked(
+                vec![serde_json::from_value(log["topics"][0].clone()).unwrap()],
+                data,
+            ),
+        )
+        .unwrap();
+        event.inferenceID
+    });
+    let receipt = dir.join("onchain.json");
+    net.ok(&["receipt", &inference_id, "-o", receipt.to_str().unwrap()]);
+    let fetched: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    assert!(fetched["inclusion"]["tx_hash"].is_string(), "{fetched}");
+    let verified = net.ok(&[
+        "--json",
+        "verify",
+        receipt.to_str().unwrap(),
+        "--input",
+        input,
+        "--inclusion",
+        "--reexecute",
+    ]);
+    assert!(verified.contains("inferenceRecord"), "{verified}");
+
     let _ = rogue.kill();
     let _ = rogue.wait();
 }
