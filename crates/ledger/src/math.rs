@@ -91,6 +91,10 @@ fn div_3by2(top: u128, low: u64, d: u128) -> (u64, u128) {
 
 /// `floor(a × b / d)`, exact for any inputs whose result fits 128 bits.
 pub fn mul_div(a: u128, b: u128, d: u128) -> Option<u128> {
+    // `a·d/d = a`: the common case of a staker never slashed (tokens = shares), without a wide division.
+    if b == d && d != 0 {
+        return Some(a);
+    }
     if let Some(p) = a.checked_mul(b) {
         return p.checked_div(d);
     }
@@ -100,6 +104,9 @@ pub fn mul_div(a: u128, b: u128, d: u128) -> Option<u128> {
 
 /// `ceil(a × b / d)`, exact for any inputs whose result fits 128 bits.
 pub fn mul_div_ceil(a: u128, b: u128, d: u128) -> Option<u128> {
+    if b == d && d != 0 {
+        return Some(a);
+    }
     let (hi, lo) = mul_wide(a, b);
     let (q, r) = div_rem_wide(hi, lo, d)?;
     if r == 0 { Some(q) } else { q.checked_add(1) }

@@ -271,3 +271,54 @@ fn serialized_state_round_trips() {
     l.take_events();
     assert_eq!(back, l);
 }
+
+#[test]
+fn batched_withdrawal_and_a_silent_ledger_change_nothing_but_speed() {
+    let (v, op, d, user, verifier) = (a(1), a(2), a(3), a(4), a(5));
+    let p = Params {
+        emission: EmissionSchedule::DecayingPool {
+            initial_pool: 1_000_000 * OPG,
+            half_life_blocks: 100,
+        },
+        ..params()
+    };
+    let funds = [(v, 1_000 * OPG), (op, 1_000 * OPG), (d, 500 * OPG), (user, 100 * OPG)];
+    let mut l = Ledger::new(p, funds).unwrap();
+    l.create_staker(v, Role::Validator, 500 * OPG, 100_000).unwrap();
+    l.create_staker(op, Role::Operator, 500 * OPG, 50_000).unwrap();
+    l.delegate(d, v, 100 * OPG).unwrap();
+    l.delegate(d, op, 200 * OPG).unwrap();
+    let mut quiet = l.clone();
+    quiet.set_record_events(false);
+    for ledger in [&mut l, &mut quiet] {
+        for h in 1..=5 {
+            ledger.begin_block(h).unwrap();
+            ledger.pay_inference_fee(user, op, &[verifier], 3 * OPG).unwrap();
+            ledger.end_block();
+        }
+    }
+    // Without the event log, the same state; with it, the events.
+    assert!(quiet.take_events().is_empty());
+    assert!(!l.take_events().is_empty());
+    quiet.set_record_events(true);
+    assert_eq!(quiet, l);
+
+    // One batched withdrawal = one call per staker, in order; a staker without a delegation is dropped.
+    let (mut one, mut many) = (l.clone(), l.clone());
+    let mut expected = ogn_ledger::BySource::default();
+    for st in [v, a(9), op] {
+        if let Ok(x) = one.withdraw_rewards(d, st) {
+            expected.inference_fees += x.inference_fees;
+            expected.emissions += x.emissions;
+            expected.tx_fees += x.tx_fees;
+        }
+    }
+    let mut stakers = vec![v, a(9), op];
+    let got = many.withdraw_rewards_many(d, &mut stakers);
+    assert_eq!(stakers, vec![v, op]);
+    assert!(got.emissions > 0 && got.inference_fees > 0, "{got:?}");
+    assert_eq!(got, expected);
+    assert_eq!(many.take_events(), one.take_events());
+    assert_eq!(many, one);
+    many.check_invariants().unwrap();
+}
