@@ -9,8 +9,12 @@
 //! ```text
 //! POST /  (+ WebSocket)   Ethereum JSON-RPC: eth_*, net_*, web3_*, evm_mine, evm_increaseTime
 //! /api/v0/models…, /api/v0/blobs/{cid}                   the hub API (ogn_hub::api)
-//! POST /api/v0/infer      {"model": "<cid | name@version>", "input": {"x": [[…]]}} → outputs and result id
-//!                         (runs the model off-chain, as pre-execution would; nothing is recorded)
+//! POST /api/v0/infer      {"model": "<cid | name@version>", "input": {"x": [[…]]}, "mode": …, "value": …}
+//!                         → outputs, result id and receipt. With operators announced (`--operators N` or
+//!                         `ogn operator`), the scheduler (ogn_operator::Scheduler) assigns them, records the job
+//!                         on chain and verifies it per mode; without, the node runs it itself (VANILLA).
+//! POST|GET /api/v0/operators                             operator announcements / the list
+//! GET  /api/v0/receipts/{job}, /api/v0/receipts/inference/{id}   receipts of jobs and of on-chain inferences
 //! GET  /v1/inference/{id}, /artela-network/artela-rollkit/inference/tx/{id}, /metrics   (ogn_rpc)
 //! ```
 

@@ -5,8 +5,8 @@
 //! - [`commitment`]: per-layer commitments. A run's leaves (BLAKE3 of each plan step's outputs, from
 //!   [`ogn_runtime::Runtime::run_traced`]) are chained into states `sᵢ = H(sᵢ₋₁ ‖ leafᵢ)`, the last one
 //!   absorbing the output hash; a Merkle root over the states is what the operator signs.
-//! - [`mode`]: VANILLA / SAMPLING / REPLICAS (and OpenGradient's ZKML / TEE bytes, refused until served),
-//!   and their one-byte encoding.
+//! - [`mode`]: VANILLA / SAMPLING / REPLICAS for operator jobs (OpenGradient's ZKML byte is served by the
+//!   chain's precompile with ogn-zk proofs, TEE refused), and their one-byte encoding.
 //! - [`guarantee`]: the priced guarantee quoted for each job (the sampling probability that makes cheating
 //!   lose money in expectation, the catch probability of k replicas, the bond locked, the price).
 //! - [`assign`]: assignment of jobs to operators from a beacon drawn after the job is committed, weighted
@@ -17,8 +17,9 @@
 //!   other; decoy jobs with known-wrong results catch verifiers that approve without running.
 //! - [`receipt`]: the receipt format (JSON and ABI), signed attestations, offline checks.
 //! - [`execution`]: running a job with evidence ([`execution::execute`]) and the runtime-backed referee.
-//! - [`network`]: the protocol driver: jobs through assignment, execution, sampling or replicas, disputes
-//!   and the ledger's locks, slashes and rewards.
+//! - [`network`]: the protocol driver over an in-memory ledger (the seeded adversarial tests): jobs through
+//!   assignment, execution, sampling or replicas, disputes and the ledger's locks, slashes and rewards. On the
+//!   chain the same game is played by transaction through `ogn_chain::jobs` with `ogn-operator` processes.
 //!
 //! # The protocol, per job
 //! ```text
