@@ -2,9 +2,12 @@
 // (eth_sendRawTransaction, keep-alive HTTP, one stream per sender so nonces arrive in order), waits until
 // every receipt exists and prints one JSON line with the throughput.
 //
-// BENCH_BATCH=K (default 1) sends each stream's transactions K at a time as standard JSON-RPC batch
-// requests (an array of eth_sendRawTransaction calls, nonces in order, answered in order by both nodes);
-// one batch in flight per stream. Latencies are then per batch request.
+// BENCH_BATCH=K (default 1) sends standard JSON-RPC batch requests (an array of K eth_sendRawTransaction
+// calls) instead, one batch in flight per stream. A hardhat node in automine handles a batch's calls
+// concurrently and refuses a nonce that arrives before the one below it, so each call of a batch is from a
+// different sender: stream k has K senders of its own (accounts 10 + k*K … of the same mnemonic, funded
+// from the dev accounts before the clock starts, on both nodes), and its i-th batch holds the i-th
+// transaction of each. Latencies are then per batch request.
 //
 //   node devnet-vs-hardhat.cjs transfers URL COUNT STREAMS
 //   node devnet-vs-hardhat.cjs inference URL COUNT STREAMS MODEL_CID
@@ -24,10 +27,10 @@ const PRECOMPILE = "0x00000000000000000000000000000000000000F4";
 const RUN_MODEL_INFERENCE =
   "runModelInference((uint8,string,((string,(int128,int128)[],uint32[])[],(string,string[])[])))";
 
-function devWallets(n) {
+function devWallets(n, first = 0) {
   const m = Mnemonic.fromPhrase(MNEMONIC);
   const out = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = first; i < first + n; i++) {
     const w = HDNodeWallet.fromMnemonic(m, `m/44'/60'/0'/0/${i}`);
     out.push(new Wallet(w.privateKey));
   }
@@ -258,6 +261,37 @@ function inferenceEncoder(cid) {
   };
 }
 
+/** Gives each of `wallets` 10 ETH from the dev accounts (round robin) unless it holds 1 ETH already. */
+async function fund(rpc, chainId, maxFee, wallets) {
+  const balances = await rpc.batch("eth_getBalance", wallets.map((w) => [w.address, "latest"]));
+  const poor = wallets.filter((_, i) => BigInt(balances[i]) < 10n ** 18n);
+  if (poor.length === 0) return;
+  const funders = devWallets(10);
+  const hashes = [];
+  // One request at a time: the client's shared connection carries one in flight.
+  for (const [f, funder] of funders.entries()) {
+    let nonce = BigInt(await rpc.call("eth_getTransactionCount", [funder.address, "pending"]));
+    for (let i = f; i < poor.length; i += funders.length) {
+      const raw = await funder.signTransaction({
+        type: 2,
+        chainId,
+        nonce: nonce++,
+        gasLimit: 21000n,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: 1_000_000_000n,
+        to: poor[i].address,
+        value: 10n * 10n ** 18n,
+      });
+      hashes.push(await rpc.call("eth_sendRawTransaction", [raw]));
+    }
+  }
+  for (const h of hashes) {
+    let r;
+    while (!(r = await rpc.call("eth_getTransactionReceipt", [h]))) await new Promise((ok) => setTimeout(ok, 20));
+    if (r.status !== "0x1") throw new Error(`funding ${h} failed`);
+  }
+}
+
 async function main() {
   const [kind, url, countArg, streamsArg, cid] = process.argv.slice(2);
   const count = Number(countArg);
@@ -271,7 +305,12 @@ async function main() {
   const block = await rpc.call("eth_getBlockByNumber", ["latest", false]);
   const baseFee = BigInt(block.baseFeePerGas || "0x3b9aca00");
   const maxFee = baseFee * 4n + 2_000_000_000n;
-  const wallets = devWallets(streams);
+  const batch = Number(process.env.BENCH_BATCH || 1);
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`BENCH_BATCH must be a positive integer`);
+  if (batch > 1 && kind !== "transfers") throw new Error("BENCH_BATCH applies to transfers only");
+  // Senders: stream k sends from wallets[k] (batch 1) or from wallets[k*batch .. k*batch+batch-1].
+  const wallets = batch === 1 ? devWallets(streams) : devWallets(streams * batch, 10);
+  if (batch > 1) await fund(rpc, chainId, maxFee, wallets);
 
   // Sign everything before the clock starts.
   const perStream = wallets.map(() => []);
@@ -285,9 +324,10 @@ async function main() {
     gasLimit = (BigInt(est) * 12n) / 10n;
   }
   const signStart = performance.now();
-  for (let k = 0; k < wallets.length; k++) {
+  const senders = wallets.length;
+  for (let k = 0; k < senders; k++) {
     const nonce = BigInt(await rpc.call("eth_getTransactionCount", [wallets[k].address, "pending"]));
-    const n = Math.floor(count / streams) + (k < count % streams ? 1 : 0);
+    const n = Math.floor(count / senders) + (k < count % senders ? 1 : 0);
     for (let i = 0; i < n; i++) {
       const tx = {
         type: 2,
@@ -312,16 +352,21 @@ async function main() {
   const headBefore = Number(await rpc.call("eth_blockNumber", []));
 
   // The request bodies are serialized ahead of time too, and each stream has its own connection.
-  const batch = Number(process.env.BENCH_BATCH || 1);
-  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`BENCH_BATCH must be a positive integer`);
   const call = (raw) => ({ jsonrpc: "2.0", id: rpc.nextId(), method: "eth_sendRawTransaction", params: [raw] });
-  const framed = perStream.map((raws) => {
-    if (batch === 1) return raws.map((raw) => rpc.frame(call(raw)));
+  const framed = [];
+  for (let k = 0; k < streams; k++) {
+    const own = perStream.slice(k * batch, (k + 1) * batch);
+    if (batch === 1) {
+      framed.push(own[0].map((raw) => rpc.frame(call(raw))));
+      continue;
+    }
     const bodies = [];
-    for (let i = 0; i < raws.length; i += batch) bodies.push(rpc.frame(raws.slice(i, i + batch).map(call)));
-    return bodies;
-  });
-  const conns = await Promise.all(perStream.map(() => rpc.connect()));
+    for (let i = 0; i < own[0].length; i++) {
+      bodies.push(rpc.frame(own.filter((raws) => i < raws.length).map((raws) => call(raws[i]))));
+    }
+    framed.push(bodies);
+  }
+  const conns = await Promise.all(framed.map(() => rpc.connect()));
 
   const t0 = performance.now();
   const hashes = [];

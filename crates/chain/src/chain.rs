@@ -153,6 +153,10 @@ const RECENT_BLOCKS: usize = 256;
 /// Most transaction bytes those blocks may hold (inference transactions are large).
 const RECENT_TX_BYTES: usize = 16 << 20;
 
+/// Older blocks read back from disk kept decoded, most recent last: a client asking for the receipts of
+/// one block's transactions one by one decodes it once.
+const LOADED_BLOCKS: usize = 8;
+
 /// The last committed blocks, decoded, with the locations of their transactions: clients poll for
 /// receipts and blocks right after they are committed, and these are answered without a disk read.
 #[derive(Default)]
@@ -267,6 +271,8 @@ struct Inner {
     logs: broadcast::Sender<RpcLog>,
     miner: Arc<MinerSignal>,
     recent: Mutex<Recent>,
+    /// Blocks read back from disk ([`LOADED_BLOCKS`]), with their encoded sizes.
+    loaded: Mutex<std::collections::VecDeque<(Arc<ChainBlock>, usize)>>,
     /// Transactions in each of the last auto-mined blocks, newest last (see [`Chain::mine_waiting`]).
     last_block_txs: Mutex<[usize; GROUP_COMMIT_WINDOW]>,
     /// [`Pool::settled`], sent whenever transactions leave the pool (committed in a block, or
@@ -438,6 +444,7 @@ impl Chain {
             miner: Arc::new(MinerSignal::default()),
             last_block_txs: Default::default(),
             recent: Mutex::new(Recent::default()),
+            loaded: Mutex::default(),
             pool_left: tokio::sync::watch::Sender::new(0),
         });
         if inner.config.mining == MiningMode::Auto {
@@ -1521,10 +1528,18 @@ impl Chain {
         if let Some(hit) = self.inner.recent.lock().get(number) {
             return Ok(Some(hit));
         }
-        Ok(self.inner.store.block(number)?.map(|b| {
-            let size = b.encode().len();
-            (Arc::new(b), size)
-        }))
+        if let Some(hit) = self.inner.loaded.lock().iter().find(|(b, _)| b.header.number == number)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let Some((block, size)) = self.inner.store.block_sized(number)? else { return Ok(None) };
+        let hit = (Arc::new(block), size);
+        let mut loaded = self.inner.loaded.lock();
+        if loaded.len() == LOADED_BLOCKS {
+            loaded.pop_front();
+        }
+        loaded.push_back(hit.clone());
+        Ok(Some(hit))
     }
 
     /// Where a committed transaction is, ignoring a block written but not yet the head.

@@ -150,6 +150,18 @@ impl Store {
         t.get(number)?.map(|v| ChainBlock::decode(v.value())).transpose()
     }
 
+    /// A block with the size of its stored encoding.
+    pub(crate) fn block_sized(
+        &self,
+        number: u64,
+    ) -> Result<Option<(ChainBlock, usize)>, ChainError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(BLOCKS)?;
+        t.get(number)?
+            .map(|v| ChainBlock::decode(v.value()).map(|b| (b, v.value().len())))
+            .transpose()
+    }
+
     pub(crate) fn block_number(&self, hash: &B256) -> Result<Option<u64>, ChainError> {
         let tx = self.db.begin_read()?;
         Ok(tx.open_table(BLOCK_HASH)?.get(hash.0)?.map(|v| v.value()))
