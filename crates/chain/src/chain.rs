@@ -903,13 +903,24 @@ impl Chain {
         if tx.max_fee_per_gas() < u128::from(base_fee) {
             return Err(TxError::Underpriced { fee_cap: tx.max_fee_per_gas(), base_fee });
         }
-        if self.inner.pool.lock().known.contains(&hash)
-            || self
-                .inner
-                .store
-                .tx_location(&hash)
-                .map_err(|e| TxError::Internal(e.to_string()))?
-                .is_some()
+        // A committed transaction has a nonce below its sender's: only such a nonce needs the disk
+        // look-up that tells a replay ("already known") from a plain stale nonce.
+        let (known, stale) = {
+            let pool = self.inner.pool.lock();
+            let next = match pool.nonces.get(&sender) {
+                Some(n) => *n,
+                None => self.inner.core.read().world.nonce(&sender),
+            };
+            (pool.known.contains(&hash), tx.nonce() < next)
+        };
+        if known
+            || stale
+                && self
+                    .inner
+                    .store
+                    .tx_location(&hash)
+                    .map_err(|e| TxError::Internal(e.to_string()))?
+                    .is_some()
         {
             return Err(TxError::AlreadyKnown);
         }
