@@ -45,7 +45,7 @@
 use alloy::{
     primitives::{Address, B256, Bytes, Log, U256, address, keccak256},
     sol,
-    sol_types::{SolCall, SolEvent, SolValue},
+    sol_types::{SolEvent, SolValue},
 };
 use ogn_ledger::{Ledger, Role};
 use ogn_types::ModelCid;
@@ -382,21 +382,14 @@ fn dispatch<J: JournalTr>(
     fx: &mut Effects,
 ) -> Result<Bytes, String> {
     use IJobs as I;
-    let input = call.input;
-    let selector: [u8; 4] = input
-        .get(..4)
-        .and_then(|s| s.try_into().ok())
-        .ok_or("jobs: calldata shorter than a function selector")?;
-    let bad = |e: alloy::sol_types::Error| format!("jobs: cannot decode the call: {e}");
-    if call.value > 0 && selector != I::recordJobCall::SELECTOR {
+    let decoded = decode_call(call.input)?;
+    if call.value > 0 && !matches!(decoded, JobsCall::RecordJob(..)) {
         return Err("jobs: only recordJob accepts OPG (the fee)".into());
     }
     let l = |e: ogn_ledger::LedgerError| format!("jobs: {e}");
     let open_base = slot_base("ogn.open", None);
-    match selector {
-        I::recordJobCall::SELECTOR => {
-            let c = I::recordJobCall::abi_decode(input).map_err(bad)?;
-            let statement = statement_of(&c.statement)?;
+    match decoded {
+        JobsCall::RecordJob(c, statement) => {
             if statement.chain_id != call.chain_id {
                 return Err(format!(
                     "jobs: statement for chain {}, this is {}",
@@ -466,9 +459,7 @@ fn dispatch<J: JournalTr>(
             );
             Ok(lock.abi_encode().into())
         }
-        I::attestCall::SELECTOR => {
-            let c = I::attestCall::abi_decode(input).map_err(bad)?;
-            let statement = statement_of(&c.statement)?;
+        JobsCall::Attest(c, statement) => {
             let job = statement.job;
             let base = slot_base("ogn.job", Some(job));
             let mut record: JobRecord =
@@ -552,20 +543,7 @@ fn dispatch<J: JournalTr>(
             store.put(base, &record)?;
             Ok((lock, agrees).abi_encode_params().into())
         }
-        I::answerCall::SELECTOR | I::resolveStepCall::SELECTOR | I::tickCall::SELECTOR => {
-            let (id, action) = match selector {
-                I::answerCall::SELECTOR => {
-                    let c = I::answerCall::abi_decode(input).map_err(bad)?;
-                    let answer: Answer = serde_json::from_slice(&c.answer)
-                        .map_err(|e| format!("jobs: answer is not a valid JSON answer: {e}"))?;
-                    (c.dispute, Move::Answer(answer))
-                }
-                I::resolveStepCall::SELECTOR => {
-                    let c = I::resolveStepCall::abi_decode(input).map_err(bad)?;
-                    (c.dispute, Move::Resolve(c.leaf))
-                }
-                _ => (I::tickCall::abi_decode(input).map_err(bad)?.dispute, Move::Tick),
-            };
+        JobsCall::Move(id, action) => {
             let dbase = slot_base("ogn.dispute", Some(id));
             let mut dispute: DisputeRecord =
                 store.get(dbase)?.ok_or_else(|| format!("jobs: no dispute {id}"))?;
@@ -642,37 +620,86 @@ fn dispatch<J: JournalTr>(
             store.put(dbase, &dispute)?;
             Ok(Bytes::new())
         }
-        I::jobCall::SELECTOR => {
+        JobsCall::Job(job) => {
             fx.view = true;
-            let c = I::jobCall::abi_decode(input).map_err(bad)?;
             let record: JobRecord = store
-                .get(slot_base("ogn.job", Some(c.job)))?
-                .ok_or_else(|| format!("jobs: no job {}", c.job))?;
+                .get(slot_base("ogn.job", Some(job)))?
+                .ok_or_else(|| format!("jobs: no job {job}"))?;
             let json = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
             Ok(Bytes::from(json).abi_encode().into())
         }
-        I::disputeCall::SELECTOR => {
+        JobsCall::Dispute(id) => {
             fx.view = true;
-            let c = I::disputeCall::abi_decode(input).map_err(bad)?;
             let record: DisputeRecord = store
-                .get(slot_base("ogn.dispute", Some(c.dispute)))?
-                .ok_or_else(|| format!("jobs: no dispute {}", c.dispute))?;
+                .get(slot_base("ogn.dispute", Some(id)))?
+                .ok_or_else(|| format!("jobs: no dispute {id}"))?;
             let json = serde_json::to_vec(&DisputeView::of(record)).map_err(|e| e.to_string())?;
             Ok(Bytes::from(json).abi_encode().into())
         }
-        I::openDisputesCall::SELECTOR => {
+        JobsCall::OpenDisputes => {
             fx.view = true;
             let open: Vec<u64> = store.get(open_base)?.unwrap_or_default();
             Ok(open.abi_encode().into())
         }
-        _ => Err(format!("jobs: unknown function selector 0x{}", alloy::hex::encode(selector))),
     }
 }
 
-enum Move {
+/// A move in a dispute.
+#[derive(Debug)]
+pub enum Move {
+    /// A party's answer to the round's question.
     Answer(Answer),
+    /// A validator's re-execution of the pending step: its leaf.
     Resolve(B256),
+    /// Close a round whose deadline passed.
     Tick,
+}
+
+/// A call to the precompile, decoded and its statement or answer parsed.
+#[derive(Debug)]
+pub enum JobsCall {
+    /// `recordJob`.
+    RecordJob(IJobs::recordJobCall, Statement),
+    /// `attest`.
+    Attest(IJobs::attestCall, Statement),
+    /// `answer`, `resolveStep`, `tick` on a dispute.
+    Move(u64, Move),
+    /// `job`.
+    Job(u64),
+    /// `dispute`.
+    Dispute(u64),
+    /// `openDisputes`.
+    OpenDisputes,
+}
+
+/// Decodes calldata to the precompile (outside bytes: every error is a reason, never a panic).
+pub fn decode_call(input: &[u8]) -> Result<JobsCall, String> {
+    use IJobs::IJobsCalls as C;
+    if input.len() < 4 {
+        return Err("jobs: calldata shorter than a function selector".into());
+    }
+    let call = <C as alloy::sol_types::SolInterface>::abi_decode(input)
+        .map_err(|e| format!("jobs: cannot decode the call: {e}"))?;
+    Ok(match call {
+        C::recordJob(c) => {
+            let s = statement_of(&c.statement)?;
+            JobsCall::RecordJob(c, s)
+        }
+        C::attest(c) => {
+            let s = statement_of(&c.statement)?;
+            JobsCall::Attest(c, s)
+        }
+        C::answer(c) => {
+            let answer: Answer = serde_json::from_slice(&c.answer)
+                .map_err(|e| format!("jobs: answer is not a valid JSON answer: {e}"))?;
+            JobsCall::Move(c.dispute, Move::Answer(answer))
+        }
+        C::resolveStep(c) => JobsCall::Move(c.dispute, Move::Resolve(c.leaf)),
+        C::tick(c) => JobsCall::Move(c.dispute, Move::Tick),
+        C::job(c) => JobsCall::Job(c.job),
+        C::dispute(c) => JobsCall::Dispute(c.dispute),
+        C::openDisputes(_) => JobsCall::OpenDisputes,
+    })
 }
 
 /// Applies a decided game's verdict: slashes every loser's lock through the ledger.

@@ -140,7 +140,9 @@ impl RpcClient {
         let tx = TypedTransaction::Eip1559(TxEip1559 {
             chain_id,
             nonce,
-            gas_limit: gas + gas / 4 + 10_000,
+            // Other transactions can land first and grow what this one writes (the ledger's words): leave room.
+            // Unused gas is not charged.
+            gas_limit: (gas * 2).max(gas + 200_000).min(30_000_000),
             max_fee_per_gas: 2 * price + tip,
             max_priority_fee_per_gas: tip,
             to: TxKind::Call(to),
