@@ -646,6 +646,19 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
         "10 % of its 1,000 OPG bond slashed: {entry}"
     );
 
+    // The jobs' fees went through the chain's ledger: the executing operators earned inference fees.
+    let staking: Value = rt.block_on(async {
+        reqwest::get(format!("{}/v1/staking", net.url)).await.unwrap().json().await.unwrap()
+    });
+    assert_ne!(staking["rewardsAllocated"]["inferenceFees"], "0", "{staking}");
+    let earning = staking["stakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["role"] == "operator" && s["commissionEarned"]["inferenceFees"] != "0")
+        .count();
+    assert!(earning >= 1, "{staking}");
+
     // VANILLA and SAMPLING (floor 100 %: a verifier always re-executes) with the honest operators left.
     for mode in ["vanilla", "228"] {
         let receipt = dir.join(format!("{mode}.json"));

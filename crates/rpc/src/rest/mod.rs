@@ -14,8 +14,9 @@
 //! - `GET /metrics`: Prometheus text ([`crate::metrics`]).
 //! - `GET /v1/staking`: the staking figures a delegator asks about, at the head — network-wide (total bonded,
 //!   nominal yield, **yield from fees alone**, subsidy ratio, incentive pool and its runway, stOPG rate and
-//!   exit queue) and per validator/operator (stake, commission, jailed, delegators, rewards allocated by
-//!   source). The same numbers as the staking precompile's `networkStats` / `stakerInfo` views; amounts in wei
+//!   exit queue) and per validator/operator (stake, commission, jailed, delegators, rewards to delegators and
+//!   commission by source, the delegators' yield annualized over the chain's life — all sources and fees
+//!   alone — and the share paid by emissions). The same numbers as the staking precompile's `networkStats` / `stakerInfo` views; amounts in wei
 //!   as decimal strings, rates in parts per million.
 //!
 //! Errors are `{"error": "<what is wrong>"}` with 400 (malformed id), 404 (unknown id, or an inference that
@@ -163,9 +164,30 @@ async fn staking(State(state): State<RestState>) -> Result<Json<Value>, RestErro
         ogn_chain::staking::network_stats(&ledger);
     let rate = ledger.lst_rate();
     let queue = ledger.lst_exit_queue();
+    let blocks_per_year = u128::from(ledger.params().blocks_per_year);
+    let elapsed = u128::from(ledger.height().max(1));
+    // Annualized over the ledger's life, per unit of stake, in ppm.
+    let yield_ppm = |amount: u128, tokens: u128| -> u64 {
+        if tokens == 0 {
+            return 0;
+        }
+        let per_year = ogn_chain::ogn_ledger::math::mul_div(amount, blocks_per_year, elapsed)
+            .unwrap_or(u128::MAX);
+        ogn_chain::ogn_ledger::math::mul_div(per_year, 1_000_000, tokens)
+            .map_or(u64::MAX, |v| u64::try_from(v).unwrap_or(u64::MAX))
+    };
+    let sources = |b: &ogn_chain::ogn_ledger::BySource| {
+        json!({
+            "inferenceFees": b.inference_fees.to_string(),
+            "emissions": b.emissions.to_string(),
+            "txFees": b.tx_fees.to_string(),
+        })
+    };
     let stakers: Vec<Value> = ledger
         .stakers()
         .map(|(address, s)| {
+            let earned = &s.rewards.to_delegators;
+            let fees = earned.inference_fees + earned.tx_fees;
             json!({
                 "address": address.to_string(),
                 "role": if s.role == ogn_chain::ogn_ledger::Role::Operator { "operator" } else { "validator" },
@@ -173,6 +195,16 @@ async fn staking(State(state): State<RestState>) -> Result<Json<Value>, RestErro
                 "commissionPpm": s.commission_ppm,
                 "jailed": !s.is_active(),
                 "delegators": ledger.delegator_count(*address),
+                "rewardsToDelegators": sources(earned),
+                "commissionEarned": sources(&s.rewards.commission),
+                "delegatorYieldPpm": yield_ppm(earned.total(), s.tokens),
+                "delegatorFeeYieldPpm": yield_ppm(fees, s.tokens),
+                "subsidyRatioPpm": if earned.total() == 0 {
+                    0
+                } else {
+                    ogn_chain::ogn_ledger::math::mul_div(earned.emissions, 1_000_000, earned.total())
+                        .map_or(0, |v| v as u64)
+                },
             })
         })
         .collect();
