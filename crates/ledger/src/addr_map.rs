@@ -5,13 +5,15 @@
 //!
 //! Entries live in slots that never move; the index maps an address to its slot (a lookup hashes 20 bytes
 //! and reads one slot), and a list of slot numbers sorted by address gives the iteration order. Inserting
-//! or removing a key moves only that list's tail (4 bytes an entry); a freed slot is reused. The hasher is
-//! fixed (no random seed), though nothing observable depends on it: iteration follows the sorted list.
+//! or removing a key moves only that list's tail (4 bytes an entry); a freed slot is reused. The hash is
+//! keyed with a per-process random seed, so addresses chosen to collide on one node do not collide on
+//! another; nothing observable depends on the seed, since only the sorted list is ever iterated.
 
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
-    hash::{BuildHasherDefault, Hasher},
+    hash::{BuildHasher, Hasher, RandomState},
+    sync::OnceLock,
 };
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -62,7 +64,26 @@ impl Hasher for AddrHasher {
     }
 }
 
-type Index = HashMap<Address, u32, BuildHasherDefault<AddrHasher>>;
+/// Builds [`AddrHasher`]s from the process's seed.
+#[derive(Clone, Copy)]
+pub(crate) struct AddrHashBuilder(u64);
+
+impl Default for AddrHashBuilder {
+    fn default() -> Self {
+        static SEED: OnceLock<u64> = OnceLock::new();
+        AddrHashBuilder(*SEED.get_or_init(|| RandomState::new().hash_one(0x006f_676e_u64)))
+    }
+}
+
+impl BuildHasher for AddrHashBuilder {
+    type Hasher = AddrHasher;
+
+    fn build_hasher(&self) -> AddrHasher {
+        AddrHasher(self.0)
+    }
+}
+
+type Index = HashMap<Address, u32, AddrHashBuilder>;
 
 /// A map from [`Address`] to `V`, iterated in address order, with O(1) lookups.
 #[derive(Clone)]
