@@ -81,6 +81,10 @@ pub(crate) struct DevnetArgs {
     /// the node; the node's key (dev account 0) registers as the validator that referees disputes.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=9))]
     operators: u32,
+    /// The last this many of the `--operators` return wrong results on every job (committed to
+    /// consistently): for watching the verification protocol catch, slash and jail them.
+    #[arg(long, default_value_t = 0, hide = true)]
+    cheating_operators: u32,
 }
 
 pub(crate) async fn hub(settings: &Settings, cmd: HubCommand) -> Result<()> {
@@ -167,7 +171,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
     let mut children = Vec::new();
     if args.operators > 0 {
         become_validator(&url, settings).await?;
-        children = spawn_operators(&url, args.operators)?;
+        children = spawn_operators(&url, args.operators, args.cheating_operators)?;
     }
     let served = server.await.context("devnet server task")?;
     referee.abort();
@@ -213,16 +217,18 @@ async fn become_validator(url: &str, settings: &Settings) -> Result<()> {
 }
 
 /// Starts `n` `ogn operator` processes with dev accounts 1…n against this node.
-fn spawn_operators(url: &str, n: u32) -> Result<Vec<std::process::Child>> {
+fn spawn_operators(url: &str, n: u32, cheaters: u32) -> Result<Vec<std::process::Child>> {
     let exe = std::env::current_exe().context("locating the ogn binary")?;
     let mut children = Vec::new();
     for i in 1..=n {
         let key = crate::config::dev_signer(i)?;
         // Operators also stop on their own when the node stops answering (e.g. after a SIGKILL).
-        let child = std::process::Command::new(&exe)
-            .arg("operator")
-            .arg("--node")
-            .arg(url)
+        let mut command = std::process::Command::new(&exe);
+        command.arg("operator").arg("--node").arg(url);
+        if i + cheaters > n {
+            command.args(["--cheat-ppm", "1000000"]);
+        }
+        let child = command
             .env("OGN_PRIVATE_KEY", alloy::hex::encode(key.to_bytes()))
             .spawn()
             .with_context(|| format!("starting operator {i}"))?;

@@ -543,26 +543,17 @@ fn infer_writes_a_receipt_that_verifies_offline_and_on_re_execution() {
     );
 }
 
-/// Operator processes on `ogn devnet --operators 2` plus one cheating `ogn operator`: jobs in VANILLA,
-/// REPLICAS and SAMPLING; the cheater's wrong result is caught by the replicas, the dispute is played on
-/// chain by the processes themselves, and the cheater is slashed and jailed, visible through RPC and the CLI.
+/// `ogn devnet --operators 3` with its third operator cheating on every job: jobs in VANILLA, REPLICAS and
+/// SAMPLING; the cheater's wrong result is caught by the replicas, the dispute is played on chain by the
+/// operator processes themselves, and the cheater is slashed and jailed, visible through RPC and the CLI.
 #[test]
 fn operators_serve_every_mode_and_a_cheater_is_slashed() {
-    let net = Devnet::start_with(&["--operators", "2"]);
+    let net = Devnet::start_with(&["--operators", "3", "--cheating-operators", "1"]);
     let model = fixture("models/mlp.onnx");
     net.ok(&["model", "create", "mlp"]);
     net.ok(&["model", "push", "mlp", model.to_str().unwrap()]);
-    // The third operator cheats on every job (dev account 3).
-    let cheater_key = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+    // Operator 3 (dev account 3) cheats.
     let cheater = "0x90f79bf6eb2c4f870365e785982e1f101e93b906";
-    let mut rogue = Command::new(env!("CARGO_BIN_EXE_ogn"))
-        .args(["operator", "--node", &net.url, "--cheat-ppm", "1000000"])
-        .env("OGN_PRIVATE_KEY", cheater_key)
-        .env("OGN_DATA_DIR", net.data_dir.path().join("rogue"))
-        .env_remove("OGN_CONFIG")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn the cheating operator");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let announced = |n: usize| {
         rt.block_on(async {
@@ -726,7 +717,4 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
         "--reexecute",
     ]);
     assert!(verified.contains("inferenceRecord"), "{verified}");
-
-    let _ = rogue.kill();
-    let _ = rogue.wait();
 }
