@@ -183,70 +183,36 @@ fn main() {
     }
 
     println!(
-        "\n| model | mode | jobs | operator compute ms/job (median of {runs} batches) | vs VANILLA |\n|---|---|---:|---:|---:|"
+        "\n| model | mode | jobs | wall ms/job (median of {runs} batches) | vs VANILLA | CPU ms/job | vs VANILLA |\n|---|---|---:|---:|---:|---:|---:|"
     );
     for stem in stems.iter().filter(|s| s.as_str() == "mlp" || s.starts_with("ch_ppocr_mobile")) {
         let (bytes, inputs) = fixture(stem);
         let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
         let jobs = if stem == "mlp" { 400 } else { 100 };
-        let mut vanilla = 0.0;
-        for (name, mode) in [
+        let per_batch = jobs / runs.max(1) + 1;
+        let modes = [
             ("VANILLA", Mode::Vanilla),
             ("SAMPLING p=0.05", Mode::Sampling { floor_ppm: 50_000 }),
             ("REPLICAS 3", Mode::Replicas { k: 3 }),
-        ] {
-            let signers: Vec<PrivateKeySigner> = (1..=4u8)
-                .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap())
-                .collect();
-            let requester = Address::repeat_byte(0xee);
-            let mut balances: Vec<(ogn_ledger::Address, u128)> = signers
-                .iter()
-                .map(|s| (ogn_ledger::Address(s.address().0.0), 2_000_000 * OPG))
-                .collect();
-            balances.push((ogn_ledger::Address(requester.0.0), 1_000 * OPG));
-            balances.push((ogn_ledger::Address([0xad; 20]), OPG));
-            let params = Params {
-                job_bond_ppm: 25_000_000,
-                min_self_bond_operator: OPG,
-                ..Params::default()
-            };
-            let mut ledger = Ledger::new(params, balances).unwrap();
-            ledger.begin_block(1).unwrap();
-            for s in &signers {
-                ledger
-                    .create_staker(
-                        ogn_ledger::Address(s.address().0.0),
-                        Role::Operator,
-                        1_000_000 * OPG,
-                        50_000,
-                    )
-                    .unwrap();
-            }
-            let mut net = Network::new(
-                ledger,
-                &runtime,
-                NetworkParams {
-                    chain_id: 1,
-                    dispute: DisputeParams { round_timeout: 2 },
-                    guarantee: GuaranteeParams::default(),
-                    auditor: Address::repeat_byte(0xad),
-                },
-            );
-            for s in signers {
-                net.join(Box::new(Honest { signer: s, runs: Default::default() }));
-            }
-            let model = Arc::clone(&model);
-            let mut batches = vec![];
-            let mut id = 0u64;
-            for _ in 0..runs {
-                let t = Instant::now();
-                for _ in 0..jobs / runs.max(1) + 1 {
+        ];
+        let mut nets: Vec<Network<'_>> = modes.iter().map(|_| network(&runtime)).collect();
+        let requester = Address::repeat_byte(0xee);
+        let mut wall = [vec![], vec![], vec![]];
+        let mut cpu = [0.0; 3];
+        let mut id = 0u64;
+        for _ in 0..runs {
+            // Batches of the three modes alternate, so that all see the same machine load; every mode
+            // gets the same job ids, hence the same sampling draws.
+            let first = id;
+            for (i, ((_, mode), net)) in modes.iter().zip(nets.iter_mut()).enumerate() {
+                id = first;
+                let (w, c) = block(per_batch, || {
                     id += 1;
                     let job = Job {
                         id,
-                        model: model.clone(),
+                        model: Arc::clone(&model),
                         inputs: inputs.clone(),
-                        mode,
+                        mode: *mode,
                         value: OPG,
                         requester,
                     };
@@ -256,14 +222,59 @@ fn main() {
                     net.run_job(&job, beacon, draw).unwrap();
                     let h = net.height() + 1;
                     net.advance_to(h).unwrap();
-                }
-                batches.push(t.elapsed().as_secs_f64() * 1e3 / (jobs / runs.max(1) + 1) as f64);
+                });
+                wall[i].push(w);
+                cpu[i] += c / runs as f64;
             }
-            let m = median(batches);
-            if name == "VANILLA" {
-                vanilla = m;
-            }
-            println!("| {stem} | {name} | {id} | {m:.3} | {:.3} |", m / vanilla);
+        }
+        let wall = wall.map(median);
+        for (i, (name, _)) in modes.iter().enumerate() {
+            println!(
+                "| {stem} | {name} | {id} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                wall[i],
+                wall[i] / wall[0],
+                cpu[i],
+                cpu[i] / cpu[0]
+            );
         }
     }
+}
+
+/// A network of four honest operators over a fresh ledger.
+fn network(runtime: &Runtime) -> Network<'_> {
+    let signers: Vec<PrivateKeySigner> =
+        (1..=4u8).map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap()).collect();
+    let requester = Address::repeat_byte(0xee);
+    let mut balances: Vec<(ogn_ledger::Address, u128)> =
+        signers.iter().map(|s| (ogn_ledger::Address(s.address().0.0), 2_000_000 * OPG)).collect();
+    balances.push((ogn_ledger::Address(requester.0.0), 1_000 * OPG));
+    balances.push((ogn_ledger::Address([0xad; 20]), OPG));
+    let params =
+        Params { job_bond_ppm: 25_000_000, min_self_bond_operator: OPG, ..Params::default() };
+    let mut ledger = Ledger::new(params, balances).unwrap();
+    ledger.begin_block(1).unwrap();
+    for s in &signers {
+        ledger
+            .create_staker(
+                ogn_ledger::Address(s.address().0.0),
+                Role::Operator,
+                1_000_000 * OPG,
+                50_000,
+            )
+            .unwrap();
+    }
+    let mut net = Network::new(
+        ledger,
+        runtime,
+        NetworkParams {
+            chain_id: 1,
+            dispute: DisputeParams { round_timeout: 2 },
+            guarantee: GuaranteeParams::default(),
+            auditor: Address::repeat_byte(0xad),
+        },
+    );
+    for s in signers {
+        net.join(Box::new(Honest { signer: s, runs: Default::default() }));
+    }
+    net
 }

@@ -60,9 +60,10 @@ impl Execution {
     }
 }
 
-/// Tensor lists with at least this many elements are hashed on a thread of their own while the engine
-/// runs (below it, starting the thread costs more than it saves).
-const PARALLEL_HASH_ELEMENTS: usize = 1 << 14;
+/// Tensor lists with at least this many elements are hashed on a thread of their own beside the run.
+/// Below it the hash takes well under a millisecond, and on a busy host waiting for that thread to be
+/// scheduled costs more than it saves.
+const PARALLEL_HASH_ELEMENTS: usize = 1 << 16;
 
 fn elements(tensors: &[Tensor]) -> usize {
     tensors.iter().map(Tensor::len).sum()
@@ -174,7 +175,8 @@ mod tests {
         );
         let bytes = std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures");
         let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
-        let shape = vec![1, 3, 48, 192];
+        // A batch of three: enough elements for the parallel path.
+        let shape = vec![3, 3, 48, 192];
         let n: usize = shape.iter().product();
         assert!(n >= PARALLEL_HASH_ELEMENTS, "the input takes the parallel path");
         let data = (0..n).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
