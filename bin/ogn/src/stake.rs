@@ -3,21 +3,16 @@
 //! node's JSON-RPC. Amounts are OPG with up to 18 decimals (`12.5`). Each action is simulated first
 //! (`eth_call`), so a refusal prints the ledger's reason and sends nothing.
 
-use std::time::Duration;
-
 use alloy::{
-    consensus::{TxEip1559, TypedTransaction},
-    eips::eip2718::Encodable2718,
     primitives::{
-        Address, Bytes, TxKind, U256,
+        Address, U256,
         utils::{format_ether, parse_ether},
     },
-    signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use ogn_chain::{IStaking, STAKING_PRECOMPILE, sign_transaction};
+use ogn_chain::{IStaking, STAKING_PRECOMPILE};
 use serde_json::{Value, json};
 
 use crate::config::Settings;
@@ -120,108 +115,35 @@ fn opg(s: &str) -> Result<U256> {
     parse_ether(s).map_err(|e| anyhow!("`{s}` is not an OPG amount: {e}"))
 }
 
-/// A minimal JSON-RPC client signing with the settings' key.
+/// The staking precompile through a node's JSON-RPC, signing with the settings' key.
 struct Client {
-    url: String,
-    http: reqwest::Client,
-    signer: PrivateKeySigner,
+    rpc: ogn_operator::RpcClient,
 }
 
 impl Client {
     fn new(settings: &Settings, rpc: &Rpc) -> Result<Self> {
-        Ok(Self {
-            url: rpc.rpc.clone().unwrap_or_else(|| settings.hub_url.clone()),
-            http: reqwest::Client::new(),
-            signer: settings.signer()?,
-        })
+        let url = rpc.rpc.clone().unwrap_or_else(|| settings.hub_url.clone());
+        Ok(Self { rpc: ogn_operator::RpcClient::new(&url, settings.signer()?) })
     }
 
-    async fn request(&self, method: &str, params: Value) -> Result<Value> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let reply: Value = self
-            .http
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("sending {method} to {}", self.url))?
-            .json()
-            .await
-            .with_context(|| format!("reading the answer to {method} from {}", self.url))?;
-        if let Some(e) = reply.get("error") {
-            let msg = e.get("message").and_then(Value::as_str).unwrap_or("unknown error");
-            bail!("{msg}");
-        }
-        Ok(reply.get("result").cloned().unwrap_or(Value::Null))
-    }
-
-    async fn quantity(&self, method: &str, params: Value) -> Result<u128> {
-        let v = self.request(method, params).await?;
-        let s = v.as_str().ok_or_else(|| anyhow!("{method}: expected a hex quantity, got {v}"))?;
-        u128::from_str_radix(s.trim_start_matches("0x"), 16)
-            .with_context(|| format!("{method}: `{s}` is not a hex quantity"))
-    }
-
-    fn call_object(&self, data: &[u8], value: U256) -> Value {
-        json!({
-            "from": self.signer.address(),
-            "to": STAKING_PRECOMPILE,
-            "value": format!("{value:#x}"),
-            "input": Bytes::copy_from_slice(data),
-        })
+    fn address(&self) -> Address {
+        self.rpc.address()
     }
 
     /// `eth_call` of a view.
     async fn view<C: SolCall>(&self, call: C) -> Result<C::Return> {
-        let out = self
-            .request(
-                "eth_call",
-                json!([self.call_object(&call.abi_encode(), U256::ZERO), "latest"]),
-            )
-            .await?;
-        let bytes: Bytes = serde_json::from_value(out).context("eth_call result")?;
-        C::abi_decode_returns(&bytes).map_err(|e| anyhow!("cannot decode the answer: {e}"))
+        self.rpc.view(STAKING_PRECOMPILE, call).await
     }
 
-    /// Simulates, signs, sends and waits for the receipt; returns the simulated return data.
+    /// Simulates (a refusal prints the ledger's reason and sends nothing), signs, sends and waits for the
+    /// receipt; returns the simulated return data.
     async fn send<C: SolCall>(&self, call: C, value: U256) -> Result<(C::Return, Value)> {
-        let data = call.abi_encode();
-        let object = self.call_object(&data, value);
-        let simulated = self.request("eth_call", json!([object.clone(), "pending"])).await?;
-        let simulated: Bytes = serde_json::from_value(simulated).context("eth_call result")?;
-        let ret = C::abi_decode_returns(&simulated).map_err(|e| anyhow!("cannot decode: {e}"))?;
-        let chain_id = self.quantity("eth_chainId", json!([])).await? as u64;
-        let from = self.signer.address();
-        let nonce =
-            self.quantity("eth_getTransactionCount", json!([from, "pending"])).await? as u64;
-        let gas = self.quantity("eth_estimateGas", json!([object, "pending"])).await? as u64;
-        let tip = self.quantity("eth_maxPriorityFeePerGas", json!([])).await?;
-        let price = self.quantity("eth_gasPrice", json!([])).await?;
-        let tx = TypedTransaction::Eip1559(TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas + gas / 5,
-            max_fee_per_gas: 2 * price,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(STAKING_PRECOMPILE),
-            value,
-            access_list: Default::default(),
-            input: data.into(),
-        });
-        let signed = sign_transaction(&self.signer, tx).map_err(|e| anyhow!("signing: {e}"))?;
-        let raw = Bytes::from(signed.encoded_2718());
-        let hash = self.request("eth_sendRawTransaction", json!([raw])).await?;
-        for _ in 0..600 {
-            let receipt = self.request("eth_getTransactionReceipt", json!([hash])).await?;
-            if !receipt.is_null() {
-                if receipt.get("status").and_then(Value::as_str) != Some("0x1") {
-                    bail!("transaction {hash} reverted");
-                }
-                return Ok((ret, receipt));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let ret = self.rpc.simulate(STAKING_PRECOMPILE, &call, value).await?;
+        let mined = self.rpc.send(STAKING_PRECOMPILE, call, value).await?;
+        if !mined.success {
+            bail!("transaction {} reverted", mined.tx_hash);
         }
-        bail!("transaction {hash} was not mined within 2 minutes")
+        Ok((ret, mined.receipt))
     }
 }
 
@@ -267,7 +189,7 @@ pub(crate) async fn stake(settings: &Settings, args: StakeArgs, json_out: bool) 
         json_out,
         "stake",
         &receipt,
-        json!({"staker": client.signer.address(), "selfBond": format_ether(value)}),
+        json!({"staker": client.address(), "selfBond": format_ether(value)}),
     );
     Ok(())
 }
@@ -321,7 +243,7 @@ pub(crate) async fn redelegate(
 /// `ogn rewards`.
 pub(crate) async fn rewards(settings: &Settings, args: RewardsArgs, json_out: bool) -> Result<()> {
     let client = Client::new(settings, &args.rpc)?;
-    let me = client.signer.address();
+    let me = client.address();
     let by_source = |f: U256, e: U256, t: U256| json!({"inferenceFees": format_ether(f), "emissions": format_ether(e), "txFees": format_ether(t)});
     if args.withdraw {
         let (r, receipt) =

@@ -101,6 +101,23 @@ impl RpcClient {
         C::abi_decode_returns(&bytes).map_err(|e| anyhow!("cannot decode the answer: {e}"))
     }
 
+    /// What `call` at `to` with `value` would return from this account on the pending state (a refusal is
+    /// an error carrying the revert reason).
+    pub async fn simulate<C: SolCall>(
+        &self,
+        to: Address,
+        call: &C,
+        value: U256,
+    ) -> Result<C::Return> {
+        let object = json!({
+            "from": self.address(), "to": to, "value": format!("{value:#x}"),
+            "input": Bytes::from(call.abi_encode()),
+        });
+        let out = self.request("eth_call", json!([object, "pending"])).await?;
+        let bytes: Bytes = serde_json::from_value(out).context("eth_call result")?;
+        C::abi_decode_returns(&bytes).map_err(|e| anyhow!("cannot decode the answer: {e}"))
+    }
+
     /// The head block's number and hash.
     pub async fn head(&self) -> Result<(u64, B256)> {
         let block = self.request("eth_getBlockByNumber", json!(["latest", false])).await?;
