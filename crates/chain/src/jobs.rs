@@ -7,6 +7,11 @@
 //!  recordJob(statement, signature, mode, value, states)   payer = caller, fee = msg.value
 //!     signature recovers to an active operator ─► ledger.lock_job(lock₀, operator, value)
 //!     ─► ledger.pay_inference_fee(payer, operator, fee) ─► JobRecorded
+//!  recordSealedJob(job, model, input, operator, seal, …)   the same, with the operator's result sealed:
+//!     seal = keccak256(statement digest ‖ salt); executor 0's fields stay zero until
+//!  reveal(statement, signature, salt)     the payer opens the seal (the operator's signature is checked then);
+//!     every attestation made meanwhile is compared now, a differing one opens its dispute. SAMPLING uses this
+//!     so that the verifier, drawn after inclusion, cannot copy a result it has not seen.
 //!  attest(statement, signature)          a replica (REPLICAS) or a verifier (SAMPLING) or any challenger
 //!     same job, model and input; a new operator ─► ledger.lock_job(lockᵢ, signer, value)
 //!     same commitment and output as executor 0 ─► agrees
@@ -96,6 +101,8 @@ sol! {
         }
 
         function recordJob(JobStatement statement, bytes signature, uint8 mode, uint256 value, uint64 states) external payable returns (uint64 lockId);
+        function recordSealedJob(uint64 job, string model, bytes32 inputHash, address operator, bytes32 seal, uint8 mode, uint256 value, uint64 states) external payable returns (uint64 lockId);
+        function reveal(JobStatement statement, bytes signature, bytes32 salt) external;
         function attest(JobStatement statement, bytes signature) external returns (uint64 lockId, bool agrees);
         function answer(uint64 dispute, bytes answer) external;
         function resolveStep(uint64 dispute, bytes32 leaf) external;
@@ -158,6 +165,10 @@ pub struct JobRecord {
     pub height: u64,
     /// Executor 0 is the operator; the others replicas, verifiers or challengers.
     pub executors: Vec<Executor>,
+    /// While set, executor 0's result is sealed: `keccak256(statement digest ‖ salt)`; its fields are zero
+    /// until `reveal`, and attestations wait for the reveal to be compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<B256>,
 }
 
 /// A dispute as stored on chain.
@@ -383,8 +394,8 @@ fn dispatch<J: JournalTr>(
 ) -> Result<Bytes, String> {
     use IJobs as I;
     let decoded = decode_call(call.input)?;
-    if call.value > 0 && !matches!(decoded, JobsCall::RecordJob(..)) {
-        return Err("jobs: only recordJob accepts OPG (the fee)".into());
+    if call.value > 0 && !matches!(decoded, JobsCall::RecordJob(..) | JobsCall::RecordSealed(..)) {
+        return Err("jobs: only recordJob and recordSealedJob accept OPG (the fee)".into());
     }
     let l = |e: ogn_ledger::LedgerError| format!("jobs: {e}");
     let open_base = slot_base("ogn.open", None);
@@ -445,6 +456,7 @@ fn dispatch<J: JournalTr>(
                     agrees: true,
                     slashed: None,
                 }],
+                seal: None,
             };
             store.put(base, &record)?;
             fx.logs.push(
@@ -458,6 +470,116 @@ fn dispatch<J: JournalTr>(
                 .encode_log_data(),
             );
             Ok(lock.abi_encode().into())
+        }
+        JobsCall::RecordSealed(c) => {
+            let model: ModelCid =
+                c.model.parse().map_err(|e| format!("jobs: model CID `{}`: {e}", c.model))?;
+            match Mode::from_byte(c.mode) {
+                Ok(Mode::Vanilla | Mode::Sampling { .. } | Mode::Replicas { .. }) => {}
+                Ok(_) => {
+                    return Err(format!("jobs: mode {:#04x} is not served by operators", c.mode));
+                }
+                Err(e) => return Err(format!("jobs: {e}")),
+            }
+            if c.states == 0 {
+                return Err("jobs: a plan has at least one state".into());
+            }
+            let lock = lock_id(c.job, 0)?;
+            let base = slot_base("ogn.job", Some(c.job));
+            if store.get::<JobRecord>(base)?.is_some() {
+                return Err(format!("jobs: job {} is already recorded", c.job));
+            }
+            if !active(ledger, c.operator, Role::Operator) {
+                return Err(format!("jobs: {} is not an active operator", c.operator));
+            }
+            let value = u128::try_from(c.value).map_err(|_| "jobs: value exceeds 128 bits")?;
+            fx.ledger_touched = true;
+            let bond = ledger.lock_job(lock, to_ledger(c.operator), value).map_err(l)?;
+            if call.value > 0 {
+                ledger.transfer(BRIDGE, to_ledger(call.caller), call.value).map_err(l)?;
+                ledger
+                    .pay_inference_fee(
+                        to_ledger(call.caller),
+                        to_ledger(c.operator),
+                        &[],
+                        call.value,
+                    )
+                    .map_err(l)?;
+            }
+            let record = JobRecord {
+                job: c.job,
+                model: model.to_string(),
+                input_hash: c.inputHash,
+                mode: c.mode,
+                value,
+                states: c.states,
+                payer: call.caller,
+                fee: call.value,
+                height: ledger.height(),
+                executors: vec![Executor {
+                    address: c.operator,
+                    lock,
+                    bond,
+                    output_hash: B256::ZERO,
+                    result_id: B256::ZERO,
+                    commitment: LayerCommitment { root: B256::ZERO, count: 0 },
+                    agrees: true,
+                    slashed: None,
+                }],
+                seal: Some(c.seal),
+            };
+            store.put(base, &record)?;
+            fx.logs.push(
+                I::JobRecorded {
+                    job: c.job,
+                    operator: c.operator,
+                    payer: call.caller,
+                    fee: U256::from(call.value),
+                    bondLocked: U256::from(bond),
+                }
+                .encode_log_data(),
+            );
+            Ok(lock.abi_encode().into())
+        }
+        JobsCall::Reveal(c, statement) => {
+            let job = statement.job;
+            let base = slot_base("ogn.job", Some(job));
+            let mut record: JobRecord =
+                store.get(base)?.ok_or_else(|| format!("jobs: no job {job}"))?;
+            let seal = record.seal.ok_or_else(|| format!("jobs: job {job} is not sealed"))?;
+            if call.caller != record.payer {
+                return Err("jobs: only the job's payer reveals it".into());
+            }
+            if seal_of(&statement, c.salt) != seal {
+                return Err("jobs: the statement and salt do not open the seal".into());
+            }
+            if statement.chain_id != call.chain_id
+                || statement.model.to_string() != record.model
+                || statement.input_hash != record.input_hash
+            {
+                return Err("jobs: the statement is about another chain, model or input".into());
+            }
+            if signer_of(&statement, &c.signature)? != record.executors[0].address {
+                return Err("jobs: the sealed statement is not signed by the job's operator".into());
+            }
+            let first = &mut record.executors[0];
+            first.output_hash = statement.output_hash;
+            first.result_id = statement.result_id;
+            first.commitment = statement.commitment;
+            record.seal = None;
+            fx.ledger_touched = true;
+            for index in 1..record.executors.len() {
+                let (first, other) = (&record.executors[0], &record.executors[index]);
+                let agrees = other.commitment == first.commitment
+                    && other.output_hash == first.output_hash
+                    && other.result_id == first.result_id;
+                record.executors[index].agrees = agrees;
+                if !agrees {
+                    open_dispute(store, &mut record, index, call.now, ledger, fx)?;
+                }
+            }
+            store.put(base, &record)?;
+            Ok(Bytes::new())
         }
         JobsCall::Attest(c, statement) => {
             let job = statement.job;
@@ -487,7 +609,8 @@ fn dispatch<J: JournalTr>(
             let lock = lock_id(job, record.executors.len())?;
             fx.ledger_touched = true;
             let bond = ledger.lock_job(lock, to_ledger(signer), record.value).map_err(l)?;
-            let agrees = statement.commitment == first.commitment
+            let agrees = record.seal.is_none()
+                && statement.commitment == first.commitment
                 && statement.output_hash == first.output_hash
                 && statement.result_id == first.result_id;
             record.executors.push(Executor {
@@ -501,44 +624,9 @@ fn dispatch<J: JournalTr>(
                 slashed: None,
             });
             fx.logs.push(I::Attested { job, executor: signer, agrees }.encode_log_data());
-            if !agrees {
-                let model: ModelCid = record.model.parse().map_err(|e| format!("jobs: {e}"))?;
-                let genesis = genesis_state(&model, record.input_hash);
-                let params = DisputeParams { round_timeout: ROUND_TIMEOUT_SECS };
-                let game = Dispute::open(
-                    first.commitment,
-                    statement.commitment,
-                    genesis,
-                    record.states,
-                    call.now,
-                    params,
-                )
-                .map_err(|e| format!("jobs: {e}"))?;
-                let mut dispute = DisputeRecord {
-                    id: lock,
-                    job,
-                    operator: first.address,
-                    challenger: signer,
-                    game,
-                    pending_step: None,
-                    verdict: None,
-                };
-                fx.logs.push(
-                    I::DisputeOpened {
-                        dispute: lock,
-                        job,
-                        operator: first.address,
-                        challenger: signer,
-                    }
-                    .encode_log_data(),
-                );
-                settle_if_decided(&mut dispute, &mut record, ledger, fx)?;
-                if dispute.verdict.is_none() {
-                    let mut open: Vec<u64> = store.get(open_base)?.unwrap_or_default();
-                    open.push(lock);
-                    store.put(open_base, &open)?;
-                }
-                store.put(slot_base("ogn.dispute", Some(lock)), &dispute)?;
+            if !agrees && record.seal.is_none() {
+                let index = record.executors.len() - 1;
+                open_dispute(store, &mut record, index, call.now, ledger, fx)?;
             }
             store.put(base, &record)?;
             Ok((lock, agrees).abi_encode_params().into())
@@ -644,6 +732,56 @@ fn dispatch<J: JournalTr>(
     }
 }
 
+/// `keccak256(statement digest ‖ salt)`: what a sealed job commits to before its result is revealed.
+pub fn seal_of(statement: &Statement, salt: B256) -> B256 {
+    keccak256([statement.digest().as_slice(), salt.as_slice()].concat())
+}
+
+/// Opens the dispute between executor 0 and executor `index` of `record` (id: the challenger's lock).
+fn open_dispute<J: JournalTr>(
+    store: &mut Store<'_, J>,
+    record: &mut JobRecord,
+    index: usize,
+    now: u64,
+    ledger: &mut Ledger,
+    fx: &mut Effects,
+) -> Result<(), String> {
+    let (first, challenger) = (record.executors[0].clone(), record.executors[index].clone());
+    let model: ModelCid = record.model.parse().map_err(|e| format!("jobs: {e}"))?;
+    let genesis = genesis_state(&model, record.input_hash);
+    let params = DisputeParams { round_timeout: ROUND_TIMEOUT_SECS };
+    let game =
+        Dispute::open(first.commitment, challenger.commitment, genesis, record.states, now, params)
+            .map_err(|e| format!("jobs: {e}"))?;
+    let id = challenger.lock;
+    let mut dispute = DisputeRecord {
+        id,
+        job: record.job,
+        operator: first.address,
+        challenger: challenger.address,
+        game,
+        pending_step: None,
+        verdict: None,
+    };
+    fx.logs.push(
+        IJobs::DisputeOpened {
+            dispute: id,
+            job: record.job,
+            operator: first.address,
+            challenger: challenger.address,
+        }
+        .encode_log_data(),
+    );
+    settle_if_decided(&mut dispute, record, ledger, fx)?;
+    if dispute.verdict.is_none() {
+        let open_base = slot_base("ogn.open", None);
+        let mut open: Vec<u64> = store.get(open_base)?.unwrap_or_default();
+        open.push(id);
+        store.put(open_base, &open)?;
+    }
+    store.put(slot_base("ogn.dispute", Some(id)), &dispute)
+}
+
 /// A move in a dispute.
 #[derive(Debug)]
 pub enum Move {
@@ -660,6 +798,10 @@ pub enum Move {
 pub enum JobsCall {
     /// `recordJob`.
     RecordJob(IJobs::recordJobCall, Statement),
+    /// `recordSealedJob`.
+    RecordSealed(IJobs::recordSealedJobCall),
+    /// `reveal`.
+    Reveal(IJobs::revealCall, Statement),
     /// `attest`.
     Attest(IJobs::attestCall, Statement),
     /// `answer`, `resolveStep`, `tick` on a dispute.
@@ -688,6 +830,11 @@ pub fn decode_call(input: &[u8]) -> Result<JobsCall, String> {
         C::attest(c) => {
             let s = statement_of(&c.statement)?;
             JobsCall::Attest(c, s)
+        }
+        C::recordSealedJob(c) => JobsCall::RecordSealed(c),
+        C::reveal(c) => {
+            let s = statement_of(&c.statement)?;
+            JobsCall::Reveal(c, s)
         }
         C::answer(c) => {
             let answer: Answer = serde_json::from_slice(&c.answer)

@@ -360,3 +360,71 @@ fn agreeing_replicas_open_no_dispute() {
             .unwrap();
     assert!(IJobs::openDisputesCall::abi_decode_returns(&open).unwrap().is_empty());
 }
+
+#[test]
+fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
+    let w = world();
+    let honest = execute(&w.runtime, &w.model, &w.inputs).unwrap();
+    let job_id = 11;
+    let s = statement(&w, &honest, job_id);
+    let salt = alloy::primitives::B256::repeat_byte(0x5a);
+    let states = w.runtime.step_count(&w.model, &w.inputs).unwrap() as u64 + 1;
+    let sealed = IJobs::recordSealedJobCall {
+        job: job_id,
+        model: s.model.to_string(),
+        inputHash: s.input_hash,
+        operator: w.honest.address(),
+        seal: ogn_chain::jobs::seal_of(&s, salt),
+        mode: 3,
+        value: U256::from(10 * OPG),
+        states,
+    };
+    let r = send(&w.chain, &w.payer, JOBS_PRECOMPILE, sealed.abi_encode(), U256::from(OPG));
+    assert!(r.status());
+    // Before the reveal the chain shows nothing of the operator's result.
+    let j = job(&w, job_id);
+    assert!(j.seal.is_some());
+    assert_eq!(j.executors[0].output_hash, alloy::primitives::B256::ZERO);
+    assert_eq!(j.executors[0].commitment.count, 0);
+
+    // A lazy verifier signs what it can see instead of running the job.
+    let copied = Statement {
+        output_hash: j.executors[0].output_hash,
+        result_id: j.executors[0].result_id,
+        commitment: j.executors[0].commitment,
+        ..s.clone()
+    };
+    let c = IJobs::attestCall {
+        statement: job_statement(&copied),
+        signature: copied.sign(&w.cheater).signature,
+    };
+    assert!(send(&w.chain, &w.cheater, JOBS_PRECOMPILE, c.abi_encode(), U256::ZERO).status());
+
+    // Only the payer reveals, and only with the right salt.
+    let reveal = |salt| IJobs::revealCall {
+        statement: job_statement(&s),
+        signature: s.sign(&w.honest).signature,
+        salt,
+    };
+    let wrong = reveal(alloy::primitives::B256::repeat_byte(1)).abi_encode();
+    assert!(!send(&w.chain, &w.payer, JOBS_PRECOMPILE, wrong, U256::ZERO).status());
+    assert!(
+        !send(&w.chain, &w.cheater, JOBS_PRECOMPILE, reveal(salt).abi_encode(), U256::ZERO)
+            .status()
+    );
+    assert!(
+        send(&w.chain, &w.payer, JOBS_PRECOMPILE, reveal(salt).abi_encode(), U256::ZERO).status()
+    );
+
+    // The reveal compares: the lazy verifier's statement differs, its dispute is decided at once (its
+    // commitment does not even count the plan's states) and it is slashed and jailed.
+    let j = job(&w, job_id);
+    assert!(j.seal.is_none());
+    assert_eq!(j.executors[0].output_hash, honest.output_hash);
+    assert!(!j.executors[1].agrees);
+    let view = dispute(&w, j.executors[1].lock);
+    assert_eq!(view.record.verdict.unwrap().losers, vec![Side::Challenger]);
+    assert!(staker(&w, w.cheater.address()).jailed);
+    assert!(!staker(&w, w.honest.address()).jailed);
+    assert_eq!(job(&w, job_id).executors[1].slashed, Some(10 * OPG));
+}

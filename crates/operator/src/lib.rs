@@ -16,8 +16,11 @@
 //!            quote (ogn_verify::quote) ─► beacon = head block hash ─► assign k executors weighted by
 //!            free bond (ogn_verify::assign) ─► POST {operator}/jobs JobOffer ─► JobResult (signed)
 //!            ─► recordJob(executor 0) and attest(each other executor) transactions ─► inclusion
-//!  SAMPLING: keccak(inclusion block hash ‖ job) < p ─► a verifier (not the operator) is assigned,
-//!            runs the job, and its attestation is recorded: equal ─► agrees; different ─► dispute
+//!  SAMPLING: recordSealedJob(operator, keccak(statement digest ‖ salt)) ─► inclusion
+//!            ─► keccak(inclusion block hash ‖ job) < p ─► a verifier (not the operator) is assigned, runs the
+//!            job without any way to see the operator's result, and its attestation is recorded
+//!            ─► reveal(statement, signature, salt): equal ─► agrees; different ─► dispute. A verifier that
+//!            signs without running cannot match a result it has not seen: it loses the dispute and its bond.
 //!  dispute:  parties answer each round (answer tx); the node, as a validator, re-executes the one step
 //!            the game narrows to (resolveStep tx) and ticks rounds whose deadline passed (tick tx)
 //! ```

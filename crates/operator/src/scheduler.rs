@@ -233,14 +233,43 @@ impl Scheduler {
         }
 
         let first = &results[0];
-        let record = IJobs::recordJobCall {
-            statement: job_statement(&first.statement),
-            signature: first.attestation.signature.clone(),
-            mode: mode.to_byte(),
-            value: U256::from(value),
-            states,
+        let sampling = matches!(mode, Mode::Sampling { .. });
+        // SAMPLING: the operator's result goes on chain sealed, so that the verifier drawn afterwards cannot
+        // copy it; it is revealed once the verifier has attested.
+        let salt = keccak256(
+            [
+                &job.to_be_bytes()[..],
+                self.rpc.address().as_slice(),
+                &std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+                    .to_be_bytes(),
+            ]
+            .concat(),
+        );
+        let price = U256::from(guarantee.price);
+        let mined = if sampling {
+            let call = IJobs::recordSealedJobCall {
+                job,
+                model: model.to_string(),
+                inputHash: input_hash,
+                operator: first.attestation.operator,
+                seal: ogn_chain::jobs::seal_of(&first.statement, salt),
+                mode: mode.to_byte(),
+                value: U256::from(value),
+                states,
+            };
+            self.rpc.send(JOBS_PRECOMPILE, call, price).await?
+        } else {
+            let call = IJobs::recordJobCall {
+                statement: job_statement(&first.statement),
+                signature: first.attestation.signature.clone(),
+                mode: mode.to_byte(),
+                value: U256::from(value),
+                states,
+            };
+            self.rpc.send(JOBS_PRECOMPILE, call, price).await?
         };
-        let mined = self.rpc.send(JOBS_PRECOMPILE, record, U256::from(guarantee.price)).await?;
         if !mined.success {
             bail!("recording job {job} failed (transaction {})", mined.tx_hash);
         }
@@ -269,6 +298,17 @@ impl Scheduler {
         }
         if let Some(v) = &verifier {
             attested.push(v);
+        }
+        if sampling {
+            let call = IJobs::revealCall {
+                statement: job_statement(&first.statement),
+                signature: first.attestation.signature.clone(),
+                salt,
+            };
+            let mined = self.rpc.send(JOBS_PRECOMPILE, call, U256::ZERO).await?;
+            if !mined.success {
+                bail!("revealing job {job} failed (transaction {})", mined.tx_hash);
+            }
         }
 
         let record = self.job_record(job).await?;
