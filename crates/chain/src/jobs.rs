@@ -407,139 +407,35 @@ fn dispatch<J: JournalTr>(
                     statement.chain_id, call.chain_id
                 ));
             }
-            match Mode::from_byte(c.mode) {
-                Ok(Mode::Vanilla | Mode::Sampling { .. } | Mode::Replicas { .. }) => {}
-                Ok(_) => {
-                    return Err(format!("jobs: mode {:#04x} is not served by operators", c.mode));
-                }
-                Err(e) => return Err(format!("jobs: {e}")),
-            }
-            if c.states == 0 {
-                return Err("jobs: a plan has at least one state".into());
-            }
-            let job = statement.job;
-            let lock = lock_id(job, 0)?;
-            let base = slot_base("ogn.job", Some(job));
-            if store.get::<JobRecord>(base)?.is_some() {
-                return Err(format!("jobs: job {job} is already recorded"));
-            }
             let operator = signer_of(&statement, &c.signature)?;
-            if !active(ledger, operator, Role::Operator) {
-                return Err(format!("jobs: {operator} is not an active operator"));
-            }
-            let value = u128::try_from(c.value).map_err(|_| "jobs: value exceeds 128 bits")?;
-            fx.ledger_touched = true;
-            let bond = ledger.lock_job(lock, to_ledger(operator), value).map_err(l)?;
-            if call.value > 0 {
-                ledger.transfer(BRIDGE, to_ledger(call.caller), call.value).map_err(l)?;
-                ledger
-                    .pay_inference_fee(to_ledger(call.caller), to_ledger(operator), &[], call.value)
-                    .map_err(l)?;
-            }
-            let record = JobRecord {
-                job,
+            let job = NewJob {
+                job: statement.job,
                 model: statement.model.to_string(),
                 input_hash: statement.input_hash,
+                operator,
                 mode: c.mode,
-                value,
+                value: c.value,
                 states: c.states,
-                payer: call.caller,
-                fee: call.value,
-                height: ledger.height(),
-                executors: vec![Executor {
-                    address: operator,
-                    lock,
-                    bond,
-                    output_hash: statement.output_hash,
-                    result_id: statement.result_id,
-                    commitment: statement.commitment,
-                    agrees: true,
-                    slashed: None,
-                }],
+                result: (statement.output_hash, statement.result_id, statement.commitment),
                 seal: None,
             };
-            store.put(base, &record)?;
-            fx.logs.push(
-                I::JobRecorded {
-                    job,
-                    operator,
-                    payer: call.caller,
-                    fee: U256::from(call.value),
-                    bondLocked: U256::from(bond),
-                }
-                .encode_log_data(),
-            );
-            Ok(lock.abi_encode().into())
+            record_new_job(store, ledger, call, fx, job)
         }
         JobsCall::RecordSealed(c) => {
             let model: ModelCid =
                 c.model.parse().map_err(|e| format!("jobs: model CID `{}`: {e}", c.model))?;
-            match Mode::from_byte(c.mode) {
-                Ok(Mode::Vanilla | Mode::Sampling { .. } | Mode::Replicas { .. }) => {}
-                Ok(_) => {
-                    return Err(format!("jobs: mode {:#04x} is not served by operators", c.mode));
-                }
-                Err(e) => return Err(format!("jobs: {e}")),
-            }
-            if c.states == 0 {
-                return Err("jobs: a plan has at least one state".into());
-            }
-            let lock = lock_id(c.job, 0)?;
-            let base = slot_base("ogn.job", Some(c.job));
-            if store.get::<JobRecord>(base)?.is_some() {
-                return Err(format!("jobs: job {} is already recorded", c.job));
-            }
-            if !active(ledger, c.operator, Role::Operator) {
-                return Err(format!("jobs: {} is not an active operator", c.operator));
-            }
-            let value = u128::try_from(c.value).map_err(|_| "jobs: value exceeds 128 bits")?;
-            fx.ledger_touched = true;
-            let bond = ledger.lock_job(lock, to_ledger(c.operator), value).map_err(l)?;
-            if call.value > 0 {
-                ledger.transfer(BRIDGE, to_ledger(call.caller), call.value).map_err(l)?;
-                ledger
-                    .pay_inference_fee(
-                        to_ledger(call.caller),
-                        to_ledger(c.operator),
-                        &[],
-                        call.value,
-                    )
-                    .map_err(l)?;
-            }
-            let record = JobRecord {
+            let job = NewJob {
                 job: c.job,
                 model: model.to_string(),
                 input_hash: c.inputHash,
+                operator: c.operator,
                 mode: c.mode,
-                value,
+                value: c.value,
                 states: c.states,
-                payer: call.caller,
-                fee: call.value,
-                height: ledger.height(),
-                executors: vec![Executor {
-                    address: c.operator,
-                    lock,
-                    bond,
-                    output_hash: B256::ZERO,
-                    result_id: B256::ZERO,
-                    commitment: LayerCommitment { root: B256::ZERO, count: 0 },
-                    agrees: true,
-                    slashed: None,
-                }],
+                result: (B256::ZERO, B256::ZERO, LayerCommitment { root: B256::ZERO, count: 0 }),
                 seal: Some(c.seal),
             };
-            store.put(base, &record)?;
-            fx.logs.push(
-                I::JobRecorded {
-                    job: c.job,
-                    operator: c.operator,
-                    payer: call.caller,
-                    fee: U256::from(call.value),
-                    bondLocked: U256::from(bond),
-                }
-                .encode_log_data(),
-            );
-            Ok(lock.abi_encode().into())
+            record_new_job(store, ledger, call, fx, job)
         }
         JobsCall::Reveal(c, statement) => {
             let job = statement.job;
@@ -730,6 +626,92 @@ fn dispatch<J: JournalTr>(
             Ok(open.abi_encode().into())
         }
     }
+}
+
+/// A job about to be recorded (sealed or not).
+struct NewJob {
+    job: u64,
+    model: String,
+    input_hash: B256,
+    operator: Address,
+    mode: u8,
+    value: U256,
+    states: u64,
+    /// Executor 0's output hash, result id and commitment (zero while sealed).
+    result: (B256, B256, LayerCommitment),
+    seal: Option<B256>,
+}
+
+/// Records a new job: mode and plan checked, the operator's bond locked, the fee (`msg.value`) paid to it
+/// through the ledger.
+fn record_new_job<J: JournalTr>(
+    store: &mut Store<'_, J>,
+    ledger: &mut Ledger,
+    call: &Call<'_>,
+    fx: &mut Effects,
+    new: NewJob,
+) -> Result<Bytes, String> {
+    let l = |e: ogn_ledger::LedgerError| format!("jobs: {e}");
+    match Mode::from_byte(new.mode) {
+        Ok(Mode::Vanilla | Mode::Sampling { .. } | Mode::Replicas { .. }) => {}
+        Ok(_) => return Err(format!("jobs: mode {:#04x} is not served by operators", new.mode)),
+        Err(e) => return Err(format!("jobs: {e}")),
+    }
+    if new.states == 0 {
+        return Err("jobs: a plan has at least one state".into());
+    }
+    let lock = lock_id(new.job, 0)?;
+    let base = slot_base("ogn.job", Some(new.job));
+    if store.get::<JobRecord>(base)?.is_some() {
+        return Err(format!("jobs: job {} is already recorded", new.job));
+    }
+    if !active(ledger, new.operator, Role::Operator) {
+        return Err(format!("jobs: {} is not an active operator", new.operator));
+    }
+    let value = u128::try_from(new.value).map_err(|_| "jobs: value exceeds 128 bits")?;
+    fx.ledger_touched = true;
+    let bond = ledger.lock_job(lock, to_ledger(new.operator), value).map_err(l)?;
+    if call.value > 0 {
+        ledger.transfer(BRIDGE, to_ledger(call.caller), call.value).map_err(l)?;
+        ledger
+            .pay_inference_fee(to_ledger(call.caller), to_ledger(new.operator), &[], call.value)
+            .map_err(l)?;
+    }
+    let (output_hash, result_id, commitment) = new.result;
+    let record = JobRecord {
+        job: new.job,
+        model: new.model,
+        input_hash: new.input_hash,
+        mode: new.mode,
+        value,
+        states: new.states,
+        payer: call.caller,
+        fee: call.value,
+        height: ledger.height(),
+        executors: vec![Executor {
+            address: new.operator,
+            lock,
+            bond,
+            output_hash,
+            result_id,
+            commitment,
+            agrees: true,
+            slashed: None,
+        }],
+        seal: new.seal,
+    };
+    store.put(base, &record)?;
+    fx.logs.push(
+        IJobs::JobRecorded {
+            job: new.job,
+            operator: new.operator,
+            payer: call.caller,
+            fee: U256::from(call.value),
+            bondLocked: U256::from(bond),
+        }
+        .encode_log_data(),
+    );
+    Ok(lock.abi_encode().into())
 }
 
 /// `keccak256(statement digest ‖ salt)`: what a sealed job commits to before its result is revealed.
