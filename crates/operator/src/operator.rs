@@ -287,7 +287,7 @@ async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()
                 answer: serde_json::to_vec(&answer).unwrap_or_default().into(),
             };
             match op.rpc.send(JOBS_PRECOMPILE, call, U256::ZERO).await {
-                Ok(m) if m.success => tracing::info!(dispute = id, ?query, "answered"),
+                Ok(m) if m.success => tracing::debug!(dispute = id, ?query, "answered"),
                 Ok(m) => tracing::debug!(dispute = id, tx = %m.tx_hash, "answer reverted"),
                 Err(e) => tracing::debug!(dispute = id, "answer not sent: {e:#}"),
             }
