@@ -188,7 +188,8 @@ fn main() {
     for stem in stems.iter().filter(|s| s.as_str() == "mlp" || s.starts_with("ch_ppocr_mobile")) {
         let (bytes, inputs) = fixture(stem);
         let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
-        let jobs = if stem == "mlp" { 400 } else { 100 };
+        // Enough jobs per batch for the CPU clock's 10 ms ticks.
+        let jobs = if stem == "mlp" { 4000 } else { 300 };
         let per_batch = jobs / runs.max(1) + 1;
         let modes = [
             ("VANILLA", Mode::Vanilla),
@@ -200,11 +201,13 @@ fn main() {
         let mut wall = [vec![], vec![], vec![]];
         let mut cpu = [0.0; 3];
         let mut id = 0u64;
-        for _ in 0..runs {
-            // Batches of the three modes alternate, so that all see the same machine load; every mode
-            // gets the same job ids, hence the same sampling draws.
+        for round in 0..runs {
+            // Batches of the three modes alternate (each round starting with the next mode), so that
+            // all see the same machine load; every mode gets the same job ids, hence the same draws.
             let first = id;
-            for (i, ((_, mode), net)) in modes.iter().zip(nets.iter_mut()).enumerate() {
+            for k in 0..modes.len() {
+                let i = (round + k) % modes.len();
+                let (mode, net) = (modes[i].1, &mut nets[i]);
                 id = first;
                 let (w, c) = block(per_batch, || {
                     id += 1;
@@ -212,7 +215,7 @@ fn main() {
                         id,
                         model: Arc::clone(&model),
                         inputs: inputs.clone(),
-                        mode: *mode,
+                        mode,
                         value: OPG,
                         requester,
                     };
