@@ -186,6 +186,10 @@ pub struct DisputeRecord {
     pub game: Dispute,
     /// A checked step proof waiting for a validator's re-execution.
     pub pending_step: Option<StepProof>,
+    /// When that proof arrived (block timestamp): the resolution counts as of then, so a validator's delay
+    /// never makes the party that answered in time lose.
+    #[serde(default)]
+    pub pending_since: u64,
     /// The verdict, once decided.
     pub verdict: Option<Verdict>,
 }
@@ -552,6 +556,7 @@ fn dispatch<J: JournalTr>(
                                 if r.ends_with(AWAITING) =>
                             {
                                 dispute.pending_step = Some(proof.clone());
+                                dispute.pending_since = call.now;
                             }
                             Err(e) => return Err(format!("jobs: {e}")),
                             Ok(()) => {
@@ -577,19 +582,28 @@ fn dispatch<J: JournalTr>(
                         .ok_or_else(|| format!("jobs: dispute {id} has no step to resolve"))?;
                     dispute
                         .game
-                        .submit(Side::Operator, Answer::Step(proof), call.now, &Resolved(leaf))
+                        .submit(
+                            Side::Operator,
+                            Answer::Step(proof),
+                            dispute.pending_since,
+                            &Resolved(leaf),
+                        )
                         .map_err(|e| format!("jobs: {e}"))?;
                     fx.logs
                         .push(I::DisputeMove { dispute: id, party: call.caller }.encode_log_data());
                 }
                 Move::Tick => {
+                    if dispute.pending_step.is_some() {
+                        return Err(format!(
+                            "jobs: dispute {id}'s step proof waits for a validator; the round is answered"
+                        ));
+                    }
                     if call.now <= dispute.game.deadline() {
                         return Err(format!(
                             "jobs: the round of dispute {id} is open until {}",
                             dispute.game.deadline()
                         ));
                     }
-                    dispute.pending_step = None;
                     dispute.game.tick(call.now);
                 }
             }
@@ -743,6 +757,7 @@ fn open_dispute<J: JournalTr>(
         challenger: challenger.address,
         game,
         pending_step: None,
+        pending_since: 0,
         verdict: None,
     };
     fx.logs.push(

@@ -197,6 +197,13 @@ fn play(
             };
             let referee = RuntimeReferee::new(&w.runtime, &w.model, &w.inputs).unwrap();
             let leaf = ogn_verify::Referee::leaf(&referee, index, &proof.witness).unwrap();
+            // A slow validator does not make the party that answered in time lose: no tick while the step
+            // waits, and the resolution counts as of the proof's arrival.
+            w.chain.increase_time(super_timeout()).unwrap();
+            let tick = IJobs::tickCall { dispute: id };
+            assert!(
+                !send(&w.chain, &w.payer, JOBS_PRECOMPILE, tick.abi_encode(), U256::ZERO).status()
+            );
             let c = IJobs::resolveStepCall { dispute: id, leaf };
             // Only an active validator decides.
             let refused = send(&w.chain, &w.payer, JOBS_PRECOMPILE, c.abi_encode(), U256::ZERO);
