@@ -33,6 +33,10 @@ pub struct Mined {
     pub block_hash: B256,
     /// Whether it succeeded.
     pub success: bool,
+    /// Gas it used.
+    pub gas_used: u64,
+    /// Gas it was allowed.
+    pub gas_limit: u64,
     /// The receipt as returned.
     pub receipt: Value,
 }
@@ -141,12 +145,31 @@ impl RpcClient {
 
     /// Signs and sends `call` to `to` with `value`, waits for its receipt. A call the node refuses in
     /// simulation returns the revert reason as an error and sends nothing.
+    ///
+    /// Gas: other transactions can land first and change how many of the ledger's words a precompile call
+    /// rewrites (an insertion shifts every word after it), so the estimate can be far below what execution
+    /// needs. The first attempt leaves room for that; one that still runs out of gas is sent again with room
+    /// for a full rewrite (the precompiles charge at least 20 per word read and at most 520 per word, so 26×
+    /// the estimate). Unused gas is not charged.
     pub async fn send<C: SolCall>(&self, to: Address, call: C, value: U256) -> Result<Mined> {
         let data = Bytes::from(call.abi_encode());
+        let mut mined = None;
+        for widen in [4u64, 26] {
+            let sent = self.send_once(to, &data, value, widen).await?;
+            let out_of_gas = !sent.success && sent.gas_used == sent.gas_limit;
+            mined = Some(sent);
+            if !out_of_gas {
+                break;
+            }
+        }
+        Ok(mined.expect("at least one attempt"))
+    }
+
+    async fn send_once(&self, to: Address, data: &Bytes, value: U256, widen: u64) -> Result<Mined> {
         let object = json!({
             "from": self.address(), "to": to, "value": format!("{value:#x}"), "input": data,
         });
-        let _guard = self.send_lock.lock().await;
+        let guard = self.send_lock.lock().await;
         let gas = self.quantity("eth_estimateGas", json!([object, "pending"])).await? as u64;
         let chain_id = self.quantity("eth_chainId", json!([])).await? as u64;
         let nonce = self
@@ -154,24 +177,23 @@ impl RpcClient {
             .await? as u64;
         let tip = self.quantity("eth_maxPriorityFeePerGas", json!([])).await?;
         let price = self.quantity("eth_gasPrice", json!([])).await?;
+        let gas_limit = gas.saturating_mul(widen).max(gas + 2_000_000).min(30_000_000);
         let tx = TypedTransaction::Eip1559(TxEip1559 {
             chain_id,
             nonce,
-            // Other transactions can land first and grow what this one writes (the ledger's words): leave room.
-            // Unused gas is not charged.
-            gas_limit: (gas * 2).max(gas + 200_000).min(30_000_000),
+            gas_limit,
             max_fee_per_gas: 2 * price + tip,
             max_priority_fee_per_gas: tip,
             to: TxKind::Call(to),
             value,
             access_list: Default::default(),
-            input: data,
+            input: data.clone(),
         });
         let signed =
             ogn_chain::sign_transaction(&self.signer, tx).map_err(|e| anyhow!("signing: {e}"))?;
         let raw = Bytes::from(signed.encoded_2718());
         let hash = self.request("eth_sendRawTransaction", json!([raw])).await?;
-        drop(_guard);
+        drop(guard);
         for _ in 0..1200 {
             let receipt = self.request("eth_getTransactionReceipt", json!([hash])).await?;
             if !receipt.is_null() {
@@ -181,6 +203,8 @@ impl RpcClient {
                     block_hash: serde_json::from_value(receipt["blockHash"].clone())
                         .unwrap_or_default(),
                     success: receipt["status"].as_str() == Some("0x1"),
+                    gas_used: hex_u64(&receipt["gasUsed"]).unwrap_or_default(),
+                    gas_limit,
                     receipt,
                 });
             }
