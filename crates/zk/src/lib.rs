@@ -89,6 +89,7 @@
 
 mod error;
 mod field;
+pub mod fixtures;
 mod model;
 mod onnx;
 pub mod pcs;

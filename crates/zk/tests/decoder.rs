@@ -2,10 +2,7 @@
 //! (`crates/zk/fuzz`) drives them, but deterministic and bounded so that it runs with the tests:
 //! nothing may panic, and no mutated proof may verify.
 
-use ogn_zk::{
-    CommittedModel, Conv, Dense, InputQuant, ModelCommitment, OutputDequant, Pool, PoolKind, Proof,
-    QuantizedModel, Requant, Stage, verify,
-};
+use ogn_zk::{CommittedModel, ModelCommitment, Proof, verify};
 
 /// A xorshift64 stream.
 struct Rng(u64);
@@ -23,49 +20,9 @@ impl Rng {
     }
 }
 
-/// Conv 1×6×4 → 2×4×4, max pool 2×2 → 8 values, dense 8 → 6: the fuzz target's model.
-fn model() -> QuantizedModel {
-    QuantizedModel {
-        input_dim: 24,
-        input: InputQuant { scale: 0.01, zero_point: 0 },
-        stages: vec![
-            Stage::Conv(Conv {
-                in_channels: 1,
-                in_height: 6,
-                in_width: 4,
-                out_channels: 2,
-                kernel: [3, 3],
-                strides: [1, 1],
-                pads: [0, 1, 0, 1],
-                input_zero_point: 0,
-                weights: (0..18).map(|i| ((i * 53) % 255 - 127) as i8).collect(),
-                bias: vec![10, -10],
-                requant: Requant { multiplier: 0.002, zero_point: -5 },
-            }),
-            Stage::Pool(Pool {
-                kind: PoolKind::Max,
-                channels: 2,
-                in_height: 4,
-                in_width: 4,
-                kernel: [2, 2],
-                strides: [2, 2],
-            }),
-            Stage::Dense(Dense {
-                in_dim: 8,
-                out_dim: 6,
-                input_zero_point: -5,
-                weights: (0..48).map(|i| ((i * 37) % 255 - 127) as i8).collect(),
-                bias: vec![0; 6],
-                requant: Requant { multiplier: 0.001, zero_point: 0 },
-            }),
-        ],
-        output: OutputDequant { scale: 0.1, zero_point: 0, bias: vec![0.0; 6] },
-    }
-}
-
 #[test]
 fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
-    let committed = CommittedModel::new(&model()).unwrap();
+    let committed = CommittedModel::new(&ogn_zk::fixtures::conv_pool_dense()).unwrap();
     let input: Vec<i8> = (0..24).map(|i| (i * 11 % 200) as i8).collect();
     let (output, proof) = committed.prove(&input).unwrap();
     let honest = proof.to_bytes();
@@ -131,7 +88,7 @@ fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
 
 #[test]
 fn other_versions_are_refused() {
-    let committed = CommittedModel::new(&model()).unwrap();
+    let committed = CommittedModel::new(&ogn_zk::fixtures::conv_pool_dense()).unwrap();
     let input: Vec<i8> = (0..24).map(|i| (i * 7 % 100) as i8).collect();
     let (_, proof) = committed.prove(&input).unwrap();
     let mut bytes = proof.to_bytes();
