@@ -5,7 +5,7 @@
 
 use alloy::{
     consensus::{Transaction as _, TxEnvelope},
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, Bytes, U256},
 };
 use revm::{
     Context, Database, ExecuteEvm, Journal, MainBuilder,
@@ -88,23 +88,29 @@ where
             }
             CallOutcome::Revert { data, gas } => (InstructionResult::Revert, data, gas),
         };
-        if gas > inputs.gas_limit {
-            let mut g = Gas::new(inputs.gas_limit);
-            g.spend_all();
-            return Ok(Some(InterpreterResult::new(
-                InstructionResult::PrecompileOOG,
-                Default::default(),
-                g,
-            )));
-        }
-        let mut g = Gas::new(inputs.gas_limit);
-        g.set_spent(gas);
-        Ok(Some(InterpreterResult::new(result, output, g)))
+        Ok(Some(precompile_result(result, output, gas, inputs.gas_limit)))
     }
 
     fn warm_addresses(&self) -> &AddressSet {
         &self.addresses
     }
+}
+
+/// A precompile's result charging `gas` of `gas_limit`: out of gas (all of it spent, no output) when
+/// `gas` exceeds the limit.
+pub(crate) fn precompile_result(
+    result: InstructionResult,
+    output: Bytes,
+    gas: u64,
+    gas_limit: u64,
+) -> InterpreterResult {
+    let mut g = Gas::new(gas_limit);
+    if gas > gas_limit {
+        g.spend_all();
+        return InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), g);
+    }
+    g.set_spent(gas);
+    InterpreterResult::new(result, output, g)
 }
 
 /// The block a transaction executes in.

@@ -60,7 +60,7 @@ use ogn_verify::{
 };
 use revm::{
     context_interface::{Block, Cfg, ContextTr, JournalTr},
-    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    interpreter::{CallInputs, InstructionResult, InterpreterResult},
 };
 use serde::{Deserialize, Serialize};
 
@@ -902,13 +902,7 @@ pub(crate) fn run<CTX: ContextTr>(
     let input = inputs.input.bytes(context);
     let gas_limit = inputs.gas_limit;
     let finish = |result: InstructionResult, output: Bytes, gas: u64| {
-        let mut g = Gas::new(gas_limit);
-        if gas > gas_limit {
-            g.spend_all();
-            return InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), g);
-        }
-        g.set_spent(gas);
-        InterpreterResult::new(result, output, g)
+        crate::evm::precompile_result(result, output, gas, gas_limit)
     };
     let revert =
         |reason: &str, gas: u64| finish(InstructionResult::Revert, revert_reason(reason), gas);

@@ -52,7 +52,7 @@ use alloy::{
 use ogn_ledger::{Ledger, LedgerError, PPM, Params, Role};
 use revm::{
     context_interface::{ContextTr, JournalTr, journaled_state::account::JournaledAccountTr},
-    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    interpreter::{CallInputs, InstructionResult, InterpreterResult},
 };
 
 use crate::inference::revert_reason;
@@ -488,14 +488,7 @@ pub(crate) fn run<CTX: ContextTr>(
     let input = inputs.input.bytes(context);
     let gas_limit = inputs.gas_limit;
     let finish = |result: InstructionResult, output: Bytes, gas: u64| {
-        if gas > gas_limit {
-            let mut g = Gas::new(gas_limit);
-            g.spend_all();
-            return InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), g);
-        }
-        let mut g = Gas::new(gas_limit);
-        g.set_spent(gas);
-        InterpreterResult::new(result, output, g)
+        crate::evm::precompile_result(result, output, gas, gas_limit)
     };
     let revert =
         |reason: &str, gas: u64| finish(InstructionResult::Revert, revert_reason(reason), gas);
