@@ -113,6 +113,19 @@ pub(crate) fn precompile_result(
     InterpreterResult::new(result, output, g)
 }
 
+/// The OPG sent with a call to the precompile at `address`, which must be called directly (not through
+/// DELEGATECALL/CALLCODE, which would run it on another account's storage); the reason otherwise.
+pub(crate) fn direct_call_value(
+    inputs: &CallInputs,
+    address: Address,
+    name: &str,
+) -> Result<u128, String> {
+    if inputs.target_address != address {
+        return Err(format!("{name}: call the precompile directly (no DELEGATECALL/CALLCODE)"));
+    }
+    u128::try_from(inputs.value.get()).map_err(|_| format!("{name}: msg.value too large"))
+}
+
 /// The block a transaction executes in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BlockCtx {

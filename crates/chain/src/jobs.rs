@@ -906,15 +906,9 @@ pub(crate) fn run<CTX: ContextTr>(
     };
     let revert =
         |reason: &str, gas: u64| finish(InstructionResult::Revert, revert_reason(reason), gas);
-    if inputs.target_address != JOBS_PRECOMPILE {
-        return Ok(revert(
-            "jobs: call the precompile directly (no DELEGATECALL/CALLCODE)",
-            BASE_GAS,
-        ));
-    }
-    let value = match u128::try_from(inputs.value.get()) {
+    let value = match crate::evm::direct_call_value(inputs, JOBS_PRECOMPILE, "jobs") {
         Ok(v) => v,
-        Err(_) => return Ok(revert("jobs: msg.value too large", BASE_GAS)),
+        Err(reason) => return Ok(revert(&reason, BASE_GAS)),
     };
     let call = Call {
         caller: inputs.caller,

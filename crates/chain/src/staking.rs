@@ -492,15 +492,9 @@ pub(crate) fn run<CTX: ContextTr>(
     };
     let revert =
         |reason: &str, gas: u64| finish(InstructionResult::Revert, revert_reason(reason), gas);
-    if inputs.target_address != STAKING_PRECOMPILE {
-        return Ok(revert(
-            "staking: call the precompile directly (no DELEGATECALL/CALLCODE)",
-            BASE_GAS,
-        ));
-    }
-    let value = match u128::try_from(inputs.value.get()) {
+    let value = match crate::evm::direct_call_value(inputs, STAKING_PRECOMPILE, "staking") {
         Ok(v) => v,
-        Err(_) => return Ok(revert("staking: msg.value too large", BASE_GAS)),
+        Err(reason) => return Ok(revert(&reason, BASE_GAS)),
     };
     let journal = context.journal_mut();
     let (mut ledger, old) = load(journal)?;
