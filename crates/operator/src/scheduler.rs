@@ -225,7 +225,10 @@ impl Scheduler {
         let executors = assign(&candidates, bond, count, assignment_seed(beacon, job), &[])
             .map_err(|e| anyhow!("{e}"))?;
         let offer = JobOffer { chain_id: self.config.chain_id, job, model, input: input.clone() };
-        let results = futures_all(executors.iter().map(|op| self.offer(*op, &offer))).await?;
+        // Operators run in parallel on their side; their answers are awaited together.
+        let results =
+            futures::future::try_join_all(executors.iter().map(|op| self.offer(*op, &offer)))
+                .await?;
         for r in &results {
             if r.statement.input_hash != input_hash {
                 bail!("operator {} hashed the input differently", r.attestation.operator);
@@ -462,36 +465,4 @@ impl Scheduler {
         }
         Ok(())
     }
-}
-
-async fn futures_all<T>(
-    futures: impl Iterator<Item = impl std::future::Future<Output = Result<T>>>,
-) -> Result<Vec<T>> {
-    let mut out = Vec::new();
-    let handles: Vec<_> = futures.collect();
-    // Operators run in parallel on their side; the requests are awaited together.
-    let joined = join_all(handles).await;
-    for r in joined {
-        out.push(r?);
-    }
-    Ok(out)
-}
-
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|o| o.expect("every future finished")).collect()
 }
