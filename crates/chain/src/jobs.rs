@@ -111,6 +111,8 @@ sol! {
         function job(uint64 job) external view returns (bytes json);
         function dispute(uint64 dispute) external view returns (bytes json);
         function openDisputes() external view returns (uint64[] memory);
+        /// Bond of `operator` not locked by open jobs (what assignment weighs and a new lock needs).
+        function freeBond(address operator) external view returns (uint256);
 
         event JobRecorded(uint64 indexed job, address indexed operator, address payer, uint256 fee, uint256 bondLocked);
         event Attested(uint64 indexed job, address indexed executor, bool agrees);
@@ -634,6 +636,11 @@ fn dispatch<J: JournalTr>(
             let json = serde_json::to_vec(&DisputeView::of(record)).map_err(|e| e.to_string())?;
             Ok(Bytes::from(json).abi_encode().into())
         }
+        JobsCall::FreeBond(operator) => {
+            fx.view = true;
+            let free = ledger.get_staker(to_ledger(operator)).map_or(0, |s| s.free_bond());
+            Ok(U256::from(free).abi_encode().into())
+        }
         JobsCall::OpenDisputes => {
             fx.view = true;
             let open: Vec<u64> = store.get(open_base)?.unwrap_or_default();
@@ -809,6 +816,8 @@ pub enum JobsCall {
     Dispute(u64),
     /// `openDisputes`.
     OpenDisputes,
+    /// `freeBond`.
+    FreeBond(Address),
 }
 
 /// Decodes calldata to the precompile (outside bytes: every error is a reason, never a panic).
@@ -843,6 +852,7 @@ pub fn decode_call(input: &[u8]) -> Result<JobsCall, String> {
         C::job(c) => JobsCall::Job(c.job),
         C::dispute(c) => JobsCall::Dispute(c.dispute),
         C::openDisputes(_) => JobsCall::OpenDisputes,
+        C::freeBond(c) => JobsCall::FreeBond(c.operator),
     })
 }
 

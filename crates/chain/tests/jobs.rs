@@ -270,6 +270,9 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
     let j = job(&w, job_id);
     assert_eq!(j.executors[0].address, w.cheater.address());
     assert_eq!(j.executors[0].bond, 10 * OPG);
+    let free = IJobs::freeBondCall { operator: w.cheater.address() }.abi_encode();
+    let free = call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, free).unwrap();
+    assert_eq!(IJobs::freeBondCall::abi_decode_returns(&free).unwrap(), U256::from(90 * OPG));
     assert_eq!(j.fee, OPG);
     // Recording twice is refused.
     assert!(!record(&w, &wrong, &w.cheater, job_id).status());

@@ -142,9 +142,14 @@ impl Scheduler {
             else {
                 continue;
             };
+            let Ok(free) =
+                self.rpc.view(JOBS_PRECOMPILE, IJobs::freeBondCall { operator: a.address }).await
+            else {
+                continue;
+            };
             out.push(Candidate {
                 address: a.address,
-                free_bond: u128::try_from(info.tokens).unwrap_or(u128::MAX),
+                free_bond: u128::try_from(free).unwrap_or(u128::MAX),
                 jailed: info.jailed || !info.exists,
                 serves_model: a.models.is_empty()
                     || a.models.iter().any(|m| *m == model.to_string()),
