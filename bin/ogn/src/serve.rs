@@ -143,6 +143,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
             default_value: ogn_ledger::OPG / 25,
             job_bond_ppm: devnet_params().job_bond_ppm,
             dispute_wait: Duration::from_secs(120),
+            state_dir: Some(dir.join("scheduler")),
         },
         ogn_operator::RpcClient::new(&url, signer.clone()),
         runtime.clone(),
@@ -391,7 +392,6 @@ async fn scheduled_infer(node: &Node, request: InferRequest, mode: ogn_verify::M
     match node.scheduler.infer(cid, request.input, mode, value).await {
         Ok(settled) => {
             let job = settled.receipt.job;
-            node.receipts.lock().insert(job, settled.receipt.clone());
             Json(serde_json::json!({
                 "modelCid": cid,
                 "engineId": settled.receipt.engine_id,
@@ -470,7 +470,8 @@ async fn receipt_handler(
     State(node): State<Arc<Node>>,
     axum::extract::Path(job): axum::extract::Path<u64>,
 ) -> Response {
-    match node.receipts.lock().get(&job) {
+    let served_here = node.receipts.lock().get(&job).cloned();
+    match served_here.or_else(|| node.scheduler.receipt(job)) {
         Some(r) => Json(r).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no receipt for job {job}")),
     }

@@ -620,6 +620,10 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
         .map(|a| a["operator"].as_str().unwrap())
         .collect();
     assert!(!signers.iter().any(|s| s.eq_ignore_ascii_case(cheater)), "{signers:?}");
+    // The node keeps it: `ogn receipt <job>` gives the same receipt.
+    let job = reply["job"].as_u64().unwrap().to_string();
+    let kept: Value = serde_json::from_str(&net.ok(&["receipt", &job])).unwrap();
+    assert_eq!(kept, reply["receipt"]);
 
     // Slashed and jailed, through the CLI and the REST staking view.
     let listed = net.ok(&["--json", "operators"]);

@@ -40,6 +40,9 @@ pub struct SchedulerConfig {
     pub job_bond_ppm: u64,
     /// How long a request waits for a dispute it caused to be decided.
     pub dispute_wait: Duration,
+    /// Where job inputs and receipts are kept (`jobs/{job}.json`, `receipts/{job}.json`), so that a restarted
+    /// node still referees the disputes of its jobs and serves their receipts; `None`: in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// A settled request.
@@ -51,6 +54,13 @@ pub struct Settled {
     pub receipt: Receipt,
     /// Disputes the job caused.
     pub disputes: Vec<u64>,
+}
+
+/// A job's model and inputs as kept on disk.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedJob {
+    model: ModelCid,
+    input: serde_json::Value,
 }
 
 struct JobInputs {
@@ -108,7 +118,45 @@ impl Scheduler {
 
     /// A stored receipt.
     pub fn receipt(&self, job: u64) -> Option<Receipt> {
-        self.receipts.lock().get(&job).cloned()
+        if let Some(r) = self.receipts.lock().get(&job) {
+            return Some(r.clone());
+        }
+        let bytes = std::fs::read(self.state_path("receipts", job)?).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn state_path(&self, kind: &str, job: u64) -> Option<std::path::PathBuf> {
+        Some(self.config.state_dir.as_ref()?.join(kind).join(format!("{job}.json")))
+    }
+
+    /// Writes `value` under the state directory, whole or not at all (temporary file, then rename).
+    fn persist<T: serde::Serialize>(&self, kind: &str, job: u64, value: &T) -> Result<()> {
+        let Some(path) = self.state_path(kind, job) else { return Ok(()) };
+        let dir = path.parent().expect("a file under a directory");
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(value)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// A job's model and inputs: in memory, or as persisted before a restart.
+    fn job_inputs(&self, job: u64) -> Result<Arc<JobInputs>> {
+        if let Some(j) = self.jobs.lock().get(&job) {
+            return Ok(j.clone());
+        }
+        let path = self
+            .state_path("jobs", job)
+            .ok_or_else(|| anyhow!("job {job} was not scheduled by this node"))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("job {job} was not scheduled by this node"))?;
+        let saved: SavedJob = serde_json::from_slice(&bytes).context("saved job")?;
+        let model = (self.load)(&saved.model).map_err(|e| anyhow!(e))?;
+        let inputs = ogn_types::json::tensors_from_json(&saved.input)
+            .map_err(|e| anyhow!("saved input of job {job}: {e}"))?;
+        let loaded = Arc::new(JobInputs { model, inputs });
+        self.jobs.lock().insert(job, loaded.clone());
+        Ok(loaded)
     }
 
     /// Accepts an operator's announcement: signed by it, and it is an active operator on chain.
@@ -222,6 +270,7 @@ impl Scheduler {
         let guarantee = quote(mode, value, bond, &params).map_err(|e| anyhow!("{e}"))?;
         let job = self.next_job.fetch_add(1, Ordering::Relaxed);
         let input_hash = tensors_hash(&inputs);
+        self.persist("jobs", job, &SavedJob { model, input: input.clone() })?;
         self.jobs.lock().insert(job, Arc::new(JobInputs { model: loaded, inputs }));
 
         let candidates = self.candidates(&model).await;
@@ -376,6 +425,7 @@ impl Scheduler {
             inclusion: Some(inclusion),
         };
         receipt.check().map_err(|e| anyhow!("job {job}: the receipt does not check: {e}"))?;
+        self.persist("receipts", job, &receipt)?;
         self.receipts.lock().insert(job, receipt.clone());
         Ok(Settled { outputs: winner.outputs.clone(), receipt, disputes })
     }
@@ -440,10 +490,7 @@ impl Scheduler {
         let view = self.dispute(id).await?;
         if let (Some(proof), Some(Query::Step { index })) = (&view.record.pending_step, view.query)
         {
-            let job =
-                self.jobs.lock().get(&view.record.job).cloned().ok_or_else(|| {
-                    anyhow!("job {} was not scheduled by this node", view.record.job)
-                })?;
+            let job = self.job_inputs(view.record.job)?;
             let witness = proof.witness.clone();
             let rt = self.runtime.clone();
             let leaf: B256 = tokio::task::spawn_blocking(move || {
@@ -461,7 +508,6 @@ impl Scheduler {
             tracing::info!(dispute = id, step = index, ok = mined.success, "step re-executed");
             return Ok(());
         }
-        let (_, _) = self.rpc.head().await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -469,5 +515,68 @@ impl Scheduler {
             self.rpc.send(JOBS_PRECOMPILE, IJobs::tickCall { dispute: id }, U256::ZERO).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scheduler(dir: &std::path::Path) -> Scheduler {
+        let runtime = Arc::new(Runtime::new(ogn_runtime::RuntimeConfig::default()));
+        let rt = runtime.clone();
+        let load: ModelLoader = Arc::new(move |cid| {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/models/mlp.onnx");
+            let bytes = std::fs::read(path).map_err(|e| format!("fixtures: {e}"))?;
+            rt.load(cid, &bytes).map_err(|e| e.to_string())
+        });
+        let config = SchedulerConfig {
+            chain_id: 1,
+            base_price: 1,
+            default_value: 1,
+            job_bond_ppm: 1_000_000,
+            dispute_wait: Duration::from_secs(1),
+            state_dir: Some(dir.to_path_buf()),
+        };
+        let key =
+            alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).unwrap();
+        Scheduler::new(config, RpcClient::new("http://127.0.0.1:9", key), runtime, load, 1)
+    }
+
+    /// A restarted node finds the inputs of the jobs it scheduled (to referee their disputes) and their
+    /// receipts; nothing half-written is left behind.
+    #[test]
+    fn jobs_and_receipts_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/models/mlp.onnx");
+        let model = ModelCid::for_bytes(
+            &std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures"),
+        );
+        let row: Vec<f32> = (0..784).map(|i| (i % 7) as f32 / 7.0).collect();
+        let input = serde_json::json!({ "input": [row] });
+        let before = scheduler(dir.path());
+        before.persist("jobs", 42, &SavedJob { model, input: input.clone() }).unwrap();
+        let runtime = Runtime::new(ogn_runtime::RuntimeConfig::default());
+        let loaded = (before.load)(&model).unwrap();
+        let inputs = ogn_types::json::tensors_from_json(&input).unwrap();
+        let exec = ogn_verify::execute(&runtime, &loaded, &inputs).unwrap();
+        let key =
+            alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(8)).unwrap();
+        let receipt = Receipt::self_served(&key, 1, 42, model, &exec, 0);
+        before.persist("receipts", 42, &receipt).unwrap();
+        drop(before);
+
+        let after = scheduler(dir.path());
+        assert_eq!(after.receipt(42), Some(receipt));
+        assert_eq!(after.receipt(43), None);
+        let job = after.job_inputs(42).unwrap();
+        assert_eq!(job.inputs, inputs);
+        assert_eq!(job.model.cid(), &model);
+        assert!(after.job_inputs(43).is_err());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("jobs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(leftovers, vec!["42.json".to_string()]);
     }
 }
