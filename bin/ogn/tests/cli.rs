@@ -586,20 +586,25 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
     ]))
     .unwrap();
 
+    // A job in `mode` through the node's operators: the node's answer, and the receipt written to `receipt`.
+    let infer_in_mode = |mode: &str, receipt: &Path| -> Value {
+        let out = net.ok(&[
+            "--json",
+            "infer",
+            "mlp@1.00",
+            "--input",
+            input,
+            "--mode",
+            mode,
+            "--receipt",
+            receipt.to_str().unwrap(),
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+
     // REPLICAS 3: every operator runs it; the cheater disagrees, loses the dispute, the honest result stands.
     let receipt = dir.join("replicas.json");
-    let out = net.ok(&[
-        "--json",
-        "infer",
-        "mlp@1.00",
-        "--input",
-        input,
-        "--mode",
-        "replicas",
-        "--receipt",
-        receipt.to_str().unwrap(),
-    ]);
-    let reply: Value = serde_json::from_str(&out).unwrap();
+    let reply = infer_in_mode("replicas", &receipt);
     assert_eq!(reply["outputs"], local["outputs"], "the accepted result is the honest one");
     assert!(!reply["disputes"].as_array().unwrap().is_empty(), "{reply}");
     assert_eq!(reply["receipt"]["status"], "disputed");
@@ -657,18 +662,7 @@ fn operators_serve_every_mode_and_a_cheater_is_slashed() {
     // VANILLA and SAMPLING (floor 100 %: a verifier always re-executes) with the honest operators left.
     for mode in ["vanilla", "228"] {
         let receipt = dir.join(format!("{mode}.json"));
-        let out = net.ok(&[
-            "--json",
-            "infer",
-            "mlp@1.00",
-            "--input",
-            input,
-            "--mode",
-            mode,
-            "--receipt",
-            receipt.to_str().unwrap(),
-        ]);
-        let reply: Value = serde_json::from_str(&out).unwrap();
+        let reply = infer_in_mode(mode, &receipt);
         assert_eq!(reply["outputs"], local["outputs"]);
         assert!(reply["disputes"].as_array().unwrap().is_empty(), "{reply}");
         let attestations = reply["receipt"]["attestations"].as_array().unwrap().len();

@@ -23,8 +23,8 @@ use common::*;
 use ogn_chain::{
     Chain, ChainConfig, HubOracle, INFERENCE_PRECOMPILE, InferenceOracle, MiningMode, OracleResult,
     inference::{
-        IInference, IInferencePrecompile, ModelInferenceRequest, ModelInput, ModelOutput, Number,
-        NumberTensor, inference_gas,
+        IInference, IInferencePrecompile, ModelInput, ModelOutput, Number, NumberTensor,
+        inference_gas,
     },
 };
 use ogn_hub::{Hub, HubConfig, NewModel, blob::reader_stream};
@@ -82,14 +82,6 @@ fn input(decimals: i128) -> ModelInput {
         numbers: vec![NumberTensor { name: "input".into(), values, shape: vec![1, 784] }],
         strings: vec![],
     }
-}
-
-fn precompile_call(model: &str, mode: u8, input: ModelInput) -> Bytes {
-    IInferencePrecompile::runModelInferenceCall {
-        request: ModelInferenceRequest { mode, modelCID: model.into(), input },
-    }
-    .abi_encode()
-    .into()
 }
 
 fn expected_output(setup: &Setup, input: &ModelInput) -> ModelOutput {

@@ -150,6 +150,13 @@ fn dispute(w: &World, id: u64) -> DisputeView {
     serde_json::from_slice(&IJobs::disputeCall::abi_decode_returns(&out).unwrap()).unwrap()
 }
 
+fn open_disputes(w: &World) -> Vec<u64> {
+    let out =
+        call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, IJobs::openDisputesCall {}.abi_encode())
+            .unwrap();
+    IJobs::openDisputesCall::abi_decode_returns(&out).unwrap()
+}
+
 fn job(w: &World, id: u64) -> JobRecord {
     let out =
         call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, IJobs::jobCall { job: id }.abi_encode())
@@ -287,10 +294,7 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
         .unwrap();
     assert!(!attested.agrees);
     let id = job(&w, job_id).executors[1].lock;
-    let open =
-        call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, IJobs::openDisputesCall {}.abi_encode())
-            .unwrap();
-    assert_eq!(IJobs::openDisputesCall::abi_decode_returns(&open).unwrap(), vec![id]);
+    assert_eq!(open_disputes(&w), vec![id]);
 
     // A stranger cannot move.
     let view = dispute(&w, id);
@@ -316,10 +320,7 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
     // The challenger received half of the slash (the ledger's challenger_reward_ppm), less its gas.
     let after = w.chain.balance(w.honest.address(), BlockId::latest()).unwrap();
     assert!(after > before + U256::from(4 * OPG), "{before} → {after}");
-    let open =
-        call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, IJobs::openDisputesCall {}.abi_encode())
-            .unwrap();
-    assert!(IJobs::openDisputesCall::abi_decode_returns(&open).unwrap().is_empty());
+    assert!(open_disputes(&w).is_empty());
 }
 
 #[test]
@@ -365,10 +366,7 @@ fn agreeing_replicas_open_no_dispute() {
     assert!(j.executors[1].agrees);
     // The same operator cannot attest twice.
     assert!(!attest(&w, &honest, &w.cheater, 3).status());
-    let open =
-        call(&w.chain, Address::ZERO, JOBS_PRECOMPILE, IJobs::openDisputesCall {}.abi_encode())
-            .unwrap();
-    assert!(IJobs::openDisputesCall::abi_decode_returns(&open).unwrap().is_empty());
+    assert!(open_disputes(&w).is_empty());
 }
 
 #[test]

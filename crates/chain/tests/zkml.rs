@@ -17,8 +17,8 @@ use common::*;
 use ogn_chain::{
     Chain, ChainConfig, HubOracle, INFERENCE_PRECOMPILE, InferenceRecord, MiningMode,
     inference::{
-        IInferencePrecompile, ModelInferenceRequest, ModelInput, ModelOutput, Number, NumberTensor,
-        ZKML_ENGINE_ID, verify_zkml, zkml_gas, zkml_verify_gas,
+        IInferencePrecompile, ModelInput, ModelOutput, Number, NumberTensor, ZKML_ENGINE_ID,
+        verify_zkml, zkml_gas, zkml_verify_gas,
     },
 };
 use ogn_hub::{Hub, HubConfig, NewModel, blob::reader_stream};
@@ -75,14 +75,6 @@ fn chain_config(setup: &Setup, name: &str, mining: MiningMode) -> ChainConfig {
 fn input(name: &str, shape: Vec<u32>, k: usize) -> ModelInput {
     let values = (0..784).map(|i| Number { value: ((i * k) % 11) as i128, decimals: 1 }).collect();
     ModelInput { numbers: vec![NumberTensor { name: name.into(), values, shape }], strings: vec![] }
-}
-
-fn precompile_call(model: &str, mode: u8, input: ModelInput) -> Bytes {
-    IInferencePrecompile::runModelInferenceCall {
-        request: ModelInferenceRequest { mode, modelCID: model.into(), input },
-    }
-    .abi_encode()
-    .into()
 }
 
 /// What ogn-zk's integer execution of `file` gives on `input`, as the ABI output.

@@ -133,3 +133,14 @@ pub fn proxy_runtime(target: Address) -> Vec<u8> {
     c.extend([0x5b, 0x3d, 0x60, 0, 0xf3]); // JUMPDEST RETURN(0, RETURNDATASIZE)
     c
 }
+
+/// Calldata of `runModelInference` on the inference precompile.
+pub fn precompile_call(model: &str, mode: u8, input: ogn_types::opengradient::ModelInput) -> Bytes {
+    use alloy::sol_types::SolCall;
+    use ogn_types::opengradient::{IInferencePrecompile, ModelInferenceRequest};
+    IInferencePrecompile::runModelInferenceCall {
+        request: ModelInferenceRequest { mode, modelCID: model.into(), input },
+    }
+    .abi_encode()
+    .into()
+}
