@@ -130,6 +130,29 @@ impl<V> AddrMap<V> {
         self.slots[i as usize].as_mut().map(|(_, v)| v)
     }
 
+    /// The slot holding `key`. It holds `key` until `key` is removed; a slot is only ever read back through
+    /// [`AddrMap::get_at`] / [`AddrMap::get_at_mut`], which check the key, so a stale slot is never misread.
+    pub(crate) fn slot_of(&self, key: &Address) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    /// The value in `slot` if that slot holds `key` (a key is in one slot at most, so this is `get(key)`
+    /// whenever it answers), without hashing.
+    pub(crate) fn get_at(&self, slot: u32, key: &Address) -> Option<&V> {
+        match self.slots.get(slot as usize) {
+            Some(Some((k, v))) if k == key => Some(v),
+            _ => None,
+        }
+    }
+
+    /// [`AddrMap::get_at`], mutably.
+    pub(crate) fn get_at_mut(&mut self, slot: u32, key: &Address) -> Option<&mut V> {
+        match self.slots.get_mut(slot as usize) {
+            Some(Some((k, v))) if k == key => Some(v),
+            _ => None,
+        }
+    }
+
     pub(crate) fn contains_key(&self, key: &Address) -> bool {
         self.index.contains_key(key)
     }
@@ -296,5 +319,20 @@ mod tests {
             assert_eq!(m[k], *v);
             assert!(m.contains_key(k));
         }
+        // A slot answers for its key and no other, also after removals reused it.
+        for (k, v) in &b {
+            let slot = m.slot_of(k).expect("present");
+            assert_eq!(m.get_at(slot, k), Some(v));
+            let other = Address::from_index(1_000_000);
+            assert_eq!(m.get_at(slot, &other), None);
+        }
+        let gone = *b.keys().next().expect("non-empty");
+        let slot = m.slot_of(&gone).expect("present");
+        m.remove(&gone);
+        assert_eq!(m.get_at(slot, &gone), None);
+        assert_eq!(m.get_at_mut(slot, &gone), None);
+        m.insert(Address::from_index(2_000_000), 7);
+        assert_eq!(m.get_at(slot, &gone), None);
+        assert_eq!(m.get_at(slot, &Address::from_index(2_000_000)), Some(&7));
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Ledger,
+    addr_map::AddrMap,
     address::Address,
     event::{DustSource, Event},
     math::{RATIO_SCALE, div_rem_wide, mul_div, mul_wide, ppm_of},
@@ -275,15 +276,8 @@ impl Ledger {
             };
             let Some(staker) = self.stakers.get_mut(&staker_addr) else { return true };
             let amounts = settle_pair(staker, delegation);
-            let t = amounts.total();
-            if t == 0 {
-                return true;
-            }
-            total += t;
-            for src in RewardSource::ALL {
-                *sum.get_mut(src) += amounts.get(src);
-            }
-            if self.record_events {
+            add_withdrawal(&mut sum, &mut total, amounts);
+            if self.record_events && amounts.total() > 0 {
                 self.events.push(Event::RewardsWithdrawn {
                     delegator,
                     staker: staker_addr,
@@ -292,6 +286,39 @@ impl Ledger {
             }
             true
         });
+        self.credit_withdrawals(delegator, total, sum);
+        sum
+    }
+
+    /// [`Ledger::withdraw_rewards_many`] over references from [`Ledger::delegation_ref`]: the same balances,
+    /// statistics and events, in the order of `refs`, and `refs` keeps only the delegations that still
+    /// exist. A reference whose delegation moved in the ledger's maps is looked up again (and updated).
+    pub fn withdraw_rewards_refs(
+        &mut self,
+        delegator: Address,
+        refs: &mut Vec<DelegationRef>,
+    ) -> BySource {
+        let mut sum = BySource::default();
+        let mut total = 0;
+        refs.retain_mut(|r| {
+            let Some(delegation) = delegation_at(&mut self.delegations, delegator, r) else {
+                return false;
+            };
+            let Some(staker) = staker_at(&mut self.stakers, r) else { return true };
+            let amounts = settle_pair(staker, delegation);
+            add_withdrawal(&mut sum, &mut total, amounts);
+            if self.record_events && amounts.total() > 0 {
+                self.events.push(Event::RewardsWithdrawn { delegator, staker: r.staker, amounts });
+            }
+            true
+        });
+        self.credit_withdrawals(delegator, total, sum);
+        sum
+    }
+
+    /// The end of a batch of withdrawals: one credit (or one buffer update for the stOPG pool) and the
+    /// statistics.
+    fn credit_withdrawals(&mut self, delegator: Address, total: u128, sum: BySource) {
         if total > 0 {
             if delegator == Address::LST_POOL {
                 self.pools.lst_buffer += total;
@@ -302,7 +329,31 @@ impl Ledger {
                 *self.stats.rewards_paid.get_mut(src) += sum.get(src);
             }
         }
-        sum
+    }
+
+    /// A reference to `delegator`'s delegation with `staker`, for [`Ledger::withdraw_rewards_refs`] and
+    /// [`Ledger::delegation_value_ref`]; `None` when there is no such delegation.
+    pub fn delegation_ref(&self, delegator: Address, staker: Address) -> Option<DelegationRef> {
+        let map_slot = self.delegations.slot_of(&staker)?;
+        let slot = self.delegations.get_at(map_slot, &staker)?.slot_of(&delegator)?;
+        // A delegation outlives nothing it needs, but a missing staker is handled as by the address API.
+        let staker_slot = self.stakers.slot_of(&staker).unwrap_or(u32::MAX);
+        Some(DelegationRef { staker, staker_slot, map_slot, slot })
+    }
+
+    /// [`Ledger::delegation_value`] through a reference.
+    pub fn delegation_value_ref(&self, delegator: Address, r: &DelegationRef) -> u128 {
+        let found = (
+            self.stakers.get_at(r.staker_slot, &r.staker),
+            self.delegations
+                .get_at(r.map_slot, &r.staker)
+                .and_then(|m| m.get_at(r.slot, &delegator)),
+        );
+        match found {
+            (Some(s), Some(d)) => s.value_of(d.shares),
+            // Moved or gone: the lookup by address answers.
+            _ => self.delegation_value(delegator, r.staker),
+        }
     }
 
     /// A delegation's accrued, unpaid rewards per source (read-only).
@@ -315,4 +366,62 @@ impl Ledger {
             _ => BySource::default(),
         }
     }
+}
+
+/// Adds one settlement to a batch's sums.
+fn add_withdrawal(sum: &mut BySource, total: &mut u128, amounts: BySource) {
+    let t = amounts.total();
+    if t == 0 {
+        return;
+    }
+    *total += t;
+    for src in RewardSource::ALL {
+        *sum.get_mut(src) += amounts.get(src);
+    }
+}
+
+/// Where one delegation sits in the ledger's maps, from [`Ledger::delegation_ref`]: a caller that acts on
+/// the same delegations again and again (the simulator's delegators at each review) reaches them without
+/// hashing their addresses. It can never reach the wrong entry: every use checks the addresses held in the
+/// slots it names, and looks the delegation up by address when it has moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelegationRef {
+    staker: Address,
+    staker_slot: u32,
+    map_slot: u32,
+    slot: u32,
+}
+
+impl DelegationRef {
+    /// The staker delegated to.
+    pub fn staker(&self) -> Address {
+        self.staker
+    }
+}
+
+/// The delegation `r` names, its slots refreshed when they are stale; `None` when it no longer exists.
+fn delegation_at<'a>(
+    delegations: &'a mut AddrMap<AddrMap<Delegation>>,
+    delegator: Address,
+    r: &mut DelegationRef,
+) -> Option<&'a mut Delegation> {
+    let fresh = delegations
+        .get_at(r.map_slot, &r.staker)
+        .is_some_and(|m| m.get_at(r.slot, &delegator).is_some());
+    if !fresh {
+        r.map_slot = delegations.slot_of(&r.staker)?;
+        r.slot = delegations.get_at(r.map_slot, &r.staker)?.slot_of(&delegator)?;
+    }
+    delegations.get_at_mut(r.map_slot, &r.staker)?.get_at_mut(r.slot, &delegator)
+}
+
+/// The staker `r` names, its slot refreshed when stale.
+fn staker_at<'a>(
+    stakers: &'a mut AddrMap<Staker>,
+    r: &mut DelegationRef,
+) -> Option<&'a mut Staker> {
+    if stakers.get_at(r.staker_slot, &r.staker).is_none() {
+        r.staker_slot = stakers.slot_of(&r.staker)?;
+    }
+    stakers.get_at_mut(r.staker_slot, &r.staker)
 }

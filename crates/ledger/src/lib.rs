@@ -93,7 +93,7 @@ pub mod supply;
 pub mod unbonding;
 
 pub use address::{Address, AddressParseError};
-pub use distribution::{BySource, RewardSource};
+pub use distribution::{BySource, DelegationRef, RewardSource};
 pub use error::LedgerError;
 pub use event::Event;
 pub use invariants::InvariantViolation;

@@ -322,3 +322,60 @@ fn batched_withdrawal_and_a_silent_ledger_change_nothing_but_speed() {
     assert_eq!(many, one);
     many.check_invariants().unwrap();
 }
+
+#[test]
+fn withdrawal_through_references_is_the_withdrawal_by_address_even_when_they_are_stale() {
+    let (v, op, d, d2, user) = (a(1), a(2), a(3), a(6), a(4));
+    let p = Params {
+        emission: EmissionSchedule::DecayingPool {
+            initial_pool: 1_000_000 * OPG,
+            half_life_blocks: 100,
+        },
+        ..params()
+    };
+    let funds =
+        [(v, 1_000 * OPG), (op, 1_000 * OPG), (d, 500 * OPG), (d2, 500 * OPG), (user, 100 * OPG)];
+    let mut l = Ledger::new(p, funds).unwrap();
+    l.create_staker(v, Role::Validator, 500 * OPG, 100_000).unwrap();
+    l.create_staker(op, Role::Operator, 500 * OPG, 50_000).unwrap();
+    l.delegate(d, v, 100 * OPG).unwrap();
+    l.delegate(d, op, 200 * OPG).unwrap();
+    let mut refs: Vec<_> =
+        [v, op].iter().map(|&st| l.delegation_ref(d, st).expect("delegated")).collect();
+    assert_eq!(refs.iter().map(|r| r.staker()).collect::<Vec<_>>(), vec![v, op]);
+    assert!(l.delegation_ref(d, a(9)).is_none());
+    let block = |l: &mut Ledger, h: u64| {
+        l.begin_block(h).unwrap();
+        l.pay_inference_fee(user, op, &[a(5)], 3 * OPG).unwrap();
+        l.end_block();
+    };
+    for h in 1..=3 {
+        block(&mut l, h);
+    }
+    // d leaves v (its entry's slot is freed), d2 takes that slot, d comes back in another one; d leaves op.
+    l.undelegate(d, v, l.delegation_value(d, v)).unwrap();
+    l.delegate(d2, v, 50 * OPG).unwrap();
+    l.delegate(d, v, 70 * OPG).unwrap();
+    l.undelegate(d, op, l.delegation_value(d, op)).unwrap();
+    for h in 4..=6 {
+        block(&mut l, h);
+    }
+    assert_eq!(l.delegation_value_ref(d, &refs[0]), l.delegation_value(d, v));
+    assert_eq!(l.delegation_value_ref(d, &refs[1]), 0);
+
+    let (mut by_addr, mut by_ref) = (l.clone(), l);
+    let stale = refs[0];
+    let mut stakers = vec![v, op];
+    let expected = by_addr.withdraw_rewards_many(d, &mut stakers);
+    let got = by_ref.withdraw_rewards_refs(d, &mut refs);
+    assert!(got.emissions > 0 && got.inference_fees > 0, "{got:?}");
+    assert_eq!(got, expected);
+    assert_eq!(stakers, vec![v]);
+    assert_eq!(refs.iter().map(|r| r.staker()).collect::<Vec<_>>(), stakers);
+    assert_eq!(by_ref.take_events(), by_addr.take_events());
+    assert_eq!(by_ref, by_addr);
+    // The stale reference was brought up to date: it now names d's new entry.
+    assert_ne!(refs[0], stale);
+    assert_eq!(refs[0], by_ref.delegation_ref(d, v).unwrap());
+    by_ref.check_invariants().unwrap();
+}

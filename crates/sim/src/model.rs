@@ -3,7 +3,8 @@
 use std::collections::VecDeque;
 
 use ogn_ledger::{
-    Address, EmissionSchedule, FeeSplit, Ledger, LedgerError, OPG, PPM, Params, ProtocolCut, Role,
+    Address, DelegationRef, EmissionSchedule, FeeSplit, Ledger, LedgerError, OPG, PPM, Params,
+    ProtocolCut, Role,
 };
 
 use crate::{
@@ -116,8 +117,8 @@ struct Operator {
 struct Delegator {
     addr: Address,
     offset: u32,
-    /// Stakers this delegator has delegated to (a superset of its live delegations; pruned at review).
-    positions: Vec<Address>,
+    /// Its delegations, resolved once in the ledger's maps (a superset of the live ones; pruned at review).
+    positions: Vec<DelegationRef>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +161,8 @@ pub(crate) struct Sim<'a> {
     /// S15: open frauds of evading operators: (job, operator, day the fraud is proven).
     evasions: Vec<(u64, Address, u64)>,
     cum: Row,
+    /// Scratch space of [`Sim::pick_staker`].
+    pick_buf: Vec<(Address, f64)>,
 }
 
 impl<'a> Sim<'a> {
@@ -259,6 +262,7 @@ impl<'a> Sim<'a> {
             forced_loss_opg: 0.0,
             evasions: Vec::new(),
             cum: Row::default(),
+            pick_buf: Vec::new(),
         };
         for (i, h) in holdings.iter().enumerate() {
             let who = sim.delegators[i].addr;
@@ -271,7 +275,7 @@ impl<'a> Sim<'a> {
             if direct > 0 {
                 let to = sim.pick_staker().ok_or(SimError::Setup("no active staker".into()))?;
                 sim.ledger.delegate(who, to, direct)?;
-                sim.delegators[i].positions.push(to);
+                sim.delegators[i].positions.extend(sim.ledger.delegation_ref(who, to));
             }
         }
         sim.ledger.lst_deposit(addr(AMM), to_base(s.lst.amm_depth_opg))?;
@@ -288,27 +292,35 @@ impl<'a> Sim<'a> {
     /// probability ∝ stake^brand_bias.
     fn pick_staker(&mut self) -> Option<Address> {
         let bias = self.s.delegators.brand_bias;
-        let cands: Vec<(Address, f64)> = self
-            .ledger
-            .stakers()
-            .filter(|(_, st)| st.is_active())
-            // x^0 = 1: skip the power when there is no brand bias (the same weights, bit for bit).
-            .map(|(a, st)| {
-                (*a, if bias == 0.0 { 1.0 } else { to_opg(st.tokens).max(1.0).powf(bias) })
-            })
-            .collect();
+        // One buffer for the whole run: this is called at every delegation a delegator makes.
+        let mut cands = std::mem::take(&mut self.pick_buf);
+        cands.clear();
+        cands.extend(
+            self.ledger
+                .stakers()
+                .filter(|(_, st)| st.is_active())
+                // x^0 = 1: skip the power when there is no brand bias (the same weights, bit for bit).
+                .map(|(a, st)| {
+                    (*a, if bias == 0.0 { 1.0 } else { to_opg(st.tokens).max(1.0).powf(bias) })
+                }),
+        );
         let total: f64 = cands.iter().map(|c| c.1).sum();
-        if cands.is_empty() || total <= 0.0 {
-            return None;
-        }
-        let mut x = self.rng.uniform() * total;
-        for (a, w) in &cands {
-            if x < *w {
-                return Some(*a);
+        let picked = if cands.is_empty() || total <= 0.0 {
+            None
+        } else {
+            let mut x = self.rng.uniform() * total;
+            let mut picked = cands.last().map(|c| c.0);
+            for (a, w) in &cands {
+                if x < *w {
+                    picked = Some(*a);
+                    break;
+                }
+                x -= w;
             }
-            x -= w;
-        }
-        cands.last().map(|c| c.0)
+            picked
+        };
+        self.pick_buf = cands;
+        picked
     }
 
     /// Three verifiers drawn with replacement for one operator's jobs of the day.
@@ -1043,30 +1055,37 @@ impl<'a> Sim<'a> {
             let who = self.delegators[k].addr;
             let before = self.ledger.balance(who);
             let mut mine = std::mem::take(&mut self.delegators[k].positions);
-            mine.sort_unstable();
-            mine.dedup();
+            // In staker order without repeats, as the ledger's maps are (already so unless a delegation was
+            // added since).
+            if !mine.is_sorted_by(|a, b| a.staker() < b.staker()) {
+                mine.sort_unstable_by_key(DelegationRef::staker);
+                mine.dedup_by_key(|r| r.staker());
+            }
             // Withdrawing from every position also finds the positions that are gone (fully undelegated).
-            self.ledger.withdraw_rewards_many(who, &mut mine);
+            self.ledger.withdraw_rewards_refs(who, &mut mine);
             self.delegators[k].positions.clone_from(&mine);
             let rewards = to_opg(self.ledger.balance(who).saturating_sub(before));
             self.sell_opg(who, rewards * d.sell_share);
-            for &st in &mine {
+            for r in &mine {
+                let st = r.staker();
                 if !self.is_active(st) {
-                    let amount = self.ledger.delegation_value(who, st);
+                    let amount = self.ledger.delegation_value_ref(who, r);
                     if let Some(to) = self.pick_staker()
                         && amount > 0
                     {
                         let r = self.ledger.redelegate(who, st, to, amount);
                         if self.reject(r).is_some() {
-                            self.delegators[k].positions.push(to);
+                            let to_ref = self.ledger.delegation_ref(who, to);
+                            self.delegators[k].positions.extend(to_ref);
                         }
                     }
                 }
             }
             if y < d.alt_yield - d.band {
-                for &st in &mine {
+                for r in &mine {
+                    let st = r.staker();
                     let amount =
-                        to_base(to_opg(self.ledger.delegation_value(who, st)) * d.move_share);
+                        to_base(to_opg(self.ledger.delegation_value_ref(who, r)) * d.move_share);
                     if amount > 0 {
                         self.exits.push_back(PendingExit {
                             who,
@@ -1088,7 +1107,8 @@ impl<'a> Sim<'a> {
                     } else if let Some(to) = self.pick_staker() {
                         let r = self.ledger.delegate(who, to, liquid);
                         if self.reject(r).is_some() {
-                            self.delegators[k].positions.push(to);
+                            let to_ref = self.ledger.delegation_ref(who, to);
+                            self.delegators[k].positions.extend(to_ref);
                         }
                     }
                 }
