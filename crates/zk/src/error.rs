@@ -36,12 +36,16 @@ pub enum VerifyError {
     /// The proof's shape does not fit the committed model or the input.
     #[error("proof does not fit the model: {0}")]
     Shape(String),
-    /// The claimed output is not what the proven accumulators give.
+    /// The claimed output is not what the stages replayed from the proof's activations give.
     #[error("output mismatch: the proven computation gives a different output")]
     OutputMismatch,
     /// The final sumcheck claim does not match the weight evaluation.
     #[error("sumcheck for weighted stage {0}: final claim does not match")]
     FinalClaim(usize),
+    /// A requantization range check failed: the committed accumulators of this stage with
+    /// weights do not requantize to its claimed output.
+    #[error("stage with weights {0}: requantization range check failed")]
+    Range(usize),
     /// The weight commitment opening failed.
     #[error("weight opening rejected: {0}")]
     Opening(String),

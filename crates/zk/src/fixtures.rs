@@ -45,3 +45,8 @@ pub fn conv_pool_dense() -> QuantizedModel {
         output: OutputDequant { scale: 0.1, zero_point: 0, bias: vec![0.0; 6] },
     }
 }
+
+/// The input the decoder tests and the fuzz target prove [`conv_pool_dense`] on.
+pub fn conv_pool_dense_input() -> Vec<i8> {
+    (0..24).map(|i| (i * 11 % 200) as i8).collect()
+}

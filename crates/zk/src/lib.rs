@@ -12,6 +12,7 @@
 //!   integer operator, with no ONNX form).
 //! * [`commit_model`] / [`CommittedModel`]: the model commitment, made once per model.
 //! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
+//! * `logup`: the LogUp range check (bytes, by a GKR fractional sumcheck) that proves requantization.
 //! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
 //! * [`to_onnx`]: the ONNX QOperator form of a quantized model (read back by [`load_onnx`], run by
 //!   onnxruntime with the same arithmetic); [`onnx_io_names`]: its graph input and output names.
@@ -24,7 +25,8 @@
 //!
 //! Public: the [`ModelCommitment`] (every model parameter except the weights, plus the WHIR root of
 //! the weights), the int8 input `x` (`[batch][input_dim]`) and the int8 output `y`. Claim: running
-//! the committed model on `x` gives `y`. The verifier never sees the weights.
+//! the committed model on `x` gives `y`. The verifier never sees the weights nor the accumulators;
+//! the proof carries the int8 output of every stage with weights (the activations).
 //!
 //! # Protocol
 //!
@@ -33,63 +35,80 @@
 //!
 //!  every stage with weights is one matrix product A_ℓ = X_ℓ·W_ℓᵀ: dense, X_ℓ = x − zp (one row per
 //!  batch item); convolution, X_ℓ = im2col patches of x − zp (one row per item and output position,
-//!  W_ℓ = the kernels as [out_channels][in_channels·kh·kw])
+//!  W_ℓ = the kernels as [out_channels][in_channels·kh·kw]); its output q_ℓ = requant(A_ℓ + bias)
 //!
 //!  prover                                                      verifier
-//!  run model: accumulators A_ℓ = X_ℓ·W_ℓᵀ (exact)
-//!  ─── A_1..A_L (int, in the clear) ──────────────────────────► |A_ℓ| ≤ k·255·128, recompute every
-//!                                                               other stage from A_ℓ (bias, requant,
-//!                                                               rescale, ReLU, pooling): must give y,
-//!                                                               and gives every X_ℓ (x − zp, or its
-//!                                                               im2col patches)
-//!  transcript ← domain, H(header), root, batch, x, y, A_1..A_L
+//!  run model: A_ℓ (exact), q_ℓ
+//!  ─── q_1..q_L (int8, in the clear) ─────────────────────────► run the stages without weights
+//!                                                               (rescale, ReLU, pooling) from the
+//!                                                               q_ℓ: must give y, and gives every X_ℓ
+//!  per ℓ: bounds [lo_e, hi_e] of each accumulator from q_e (the requantization thresholds), the
+//!  bytes of A − lo and hi − A (4 each) ─► witness table; WHIR commit A_ℓ, bytes_ℓ ─► witness root
+//!  transcript ← domain, H(header), root, batch, x, y, q_1..q_L, witness root
 //!  per stage ℓ with weights (rows n, outputs i, inner index j):
-//!    (r_n, r_i) ← transcript                                    claim c = Ã_ℓ(r_n, r_i)
+//!    (r_n, r_i) ← transcript;  c = Ã_ℓ(r_n, r_i) ─────────────► (opened from the witness below)
 //!    sumcheck over j ∈ {0,1}^log_k of X̃_ℓ(r_n, j)·W̃_ℓ(r_i, j)  ─ rounds (h(0), h(2)) ─► replay, point s
 //!    w = W̃_ℓ(r_i, s) ─────────────────────────────────────────► check c_final = X̃_ℓ(r_n, s)·w
+//!  per ℓ: LogUp range check of the bytes (GKR fractional sums) ► ends at (ρ_limb, ρ)
+//!    L̃(j, ρ) for the 8 byte rows, Ã(ρ) ───────────────────────► Σ_j eq(ρ_limb, j)·L̃(j, ρ) = LogUp's
+//!                                                               claim; Ã(ρ) − l̃o(ρ) = Σ 256^j L̃(j, ρ),
+//!                                                               h̃i(ρ) − Ã(ρ) = Σ 256^j L̃(4 + j, ρ)
+//!    σ ← transcript: open L̃ at (σ, ρ) = Σ_j eq(σ, j)·L̃(j, ρ)
 //!  one WHIR opening of the stacked weights at all (r_i, s) ───► WHIR verify, opened values = the w's
+//!  one WHIR opening of the witness at all (r_n, r_i), ρ, (σ, ρ) ► WHIR verify, = c, Ã(ρ), the L̃'s
 //! ```
 //!
 //! Each layer costs the prover O(rows·k + out·k) field operations (two folds and a log k-round
-//! sumcheck): no per-multiply value is ever committed. The verifier builds the patches of a
-//! convolution itself from the activations it recomputed, so no lookup is needed to tie the patches
-//! to the previous layer while activations are public. The only per-proof commitment work is the
-//! WHIR opening of the (already committed) weights. Non-linear stages (requantization with f32
-//! semantics, per-channel rescale, ReLU, clamps, pooling) are checked by the verifier directly from the
-//! accumulators, which the proof carries in the clear: O(activations) work, exact, with no lookup
-//! argument. Intermediate activations are therefore revealed (the proof is not zero-knowledge).
+//! sumcheck): no per-multiply value is ever committed; per proof the prover commits 9 values per
+//! accumulator (the accumulator and 8 bytes). The verifier builds the patches of a convolution
+//! itself from the activations, so no lookup is needed to tie the patches to the previous layer
+//! while activations are public.
+//!
+//! Requantization has f32 semantics ([`Requant::apply`]) and is kept bit-exact without proving float
+//! arithmetic: with a positive multiplier it is a non-decreasing step function of the accumulator,
+//! fixed by 257 integer thresholds ([`Requant::thresholds`]) that prover and verifier compute from
+//! the model header, and `requant(a) = q ⇔ T_q ≤ a < T_{q+1}`. The range check of the two
+//! differences (each below 2^32, as 4 bytes) proves every committed accumulator lies in its output's
+//! interval (clipped to ±k·255·128). Stages without weights (per-channel rescale with ReLU, clamps,
+//! pooling) are replayed by the verifier from the int8 activations: O(activations) work, exact.
 //!
 //! # Soundness
 //!
-//! * Integers embed into Goldilocks without wrap: |A| < 2^31 (checked) and every product and sum in
-//!   the matmul identity stays below p/2, so an identity mod p is an identity over ℤ.
+//! * Integers embed into Goldilocks without wrap: each difference is range-checked below 2^32, so
+//!   a committed accumulator is an integer in its clipped interval, |A| ≤ k·255·128 < 2^31, and every
+//!   product and sum in the matmul identity stays below p/2: an identity mod p is one over ℤ.
 //! * Challenges live in `F_p²` (|EF| ≈ 2^128). The claim `Ã(r)` errs with probability
-//!   ≤ (log n + log m)/|EF|; each sumcheck with probability ≤ 2·log k/|EF|: together below 2^-120.
+//!   ≤ (log n + log m)/|EF|; each sumcheck with probability ≤ 2·log k/|EF|; each LogUp check with
+//!   ≤ (entries + 256)/|EF| for its challenge plus ≤ (3j + 2)/|EF| per GKR layer j; the byte
+//!   openings with ≤ 3/|EF|: together below 2^-100 for every batch the prover accepts.
 //! * WHIR ([`pcs`]) runs with the proven unique-decoding bound, [`pcs::SECURITY_BITS`] = 104 bits per
 //!   error term (composed by a union bound, [`weight_opening_security_bits`]: 102.6 bits for the
 //!   MLP 784-128-10 and LeNet-5, 101.6 for the MLP 784-1024-256-10, ≥ 100 checked in tests up to
-//!   2^22 weights), [`pcs::POW_BITS`] bits of proof-of-work, starting rate
-//!   2^-[`pcs::STARTING_LOG_INV_RATE`] lowered by [`pcs::RATE_STEP`] bit per round,
-//!   folding factor [`pcs::FOLDING_FACTOR`]; Merkle trees and Fiat–Shamir use Poseidon2 over
-//!   Goldilocks (width 8, 256-bit capacity and digests: 128-bit collision resistance).
+//!   2^22 weights, and for the per-proof witness commitment), [`pcs::POW_BITS`] bits of
+//!   proof-of-work, starting rate 2^-[`pcs::STARTING_LOG_INV_RATE`] lowered by [`pcs::RATE_STEP`] bit
+//!   per round, folding factor [`pcs::FOLDING_FACTOR`]; Merkle trees and Fiat–Shamir use Poseidon2
+//!   over Goldilocks (width 8, 256-bit capacity and digests: 128-bit collision resistance).
 //! * Fiat–Shamir absorbs the domain separator, the SHA-256 of the model header, the WHIR root, the
-//!   batch size, input, output, all accumulators, every sumcheck message and every weight evaluation
-//!   before the challenge that depends on them; the WHIR opening then continues the same transcript.
+//!   batch size, input, output, the activations, the witness root, every sumcheck and LogUp message
+//!   and every claimed evaluation before the challenge that depends on them; the two WHIR openings
+//!   then continue the same transcript.
 //!
 //! # Not yet
 //!
-//! Zero knowledge and a hidden input. The planned route keeps the f32 requantization bit-exact:
-//! for a fixed multiplier and zero point, `q = requant(a)` is a non-decreasing step function of
-//! the accumulator, so it is fixed by 256 integer thresholds `T_q` the verifier computes once per
-//! layer, and `q = requant(a)` ⇔ `T_q ≤ a < T_{q+1}`. Committing the accumulators per proof and
-//! proving the two differences non-negative with a LogUp range check (8-bit limbs) removes them
-//! from the proof; ReLU and max pooling become range checks the same way, and a hidden input a
-//! committed vector opened where the first layer's sumcheck ends. That also needs the hiding WHIR
-//! variant and masked sumchecks.
+//! Zero knowledge and a hidden input. The activations `q_ℓ` are still in the clear, and stages
+//! without weights are replayed from them. Committing them too needs: ReLU, clamps and max pooling
+//! as range checks on committed differences (the same LogUp argument), average pooling as a
+//! division with a range-checked remainder, the per-channel f32 rescale by per-channel thresholds
+//! like [`Requant::thresholds`], the convolution patches tied to the committed activations by a
+//! lookup (or a sumcheck over the im2col index map), and each stage's input claim reduced to an
+//! opening of the previous stage's committed output. A hidden input is then one more committed
+//! vector opened where the first product's sumcheck ends; hiding it from the openings needs the
+//! hiding WHIR variant (`p3-whir`'s `HidingWhirPcs`) and masked sumchecks.
 
 mod error;
 mod field;
 pub mod fixtures;
+mod logup;
 mod model;
 mod onnx;
 pub mod pcs;

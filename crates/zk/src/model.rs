@@ -56,6 +56,31 @@ impl Requant {
         // The clamp bounds are integers, so rounding after the clamp stays within them.
         (v.round_ties_even() as i32 + i32::from(self.zero_point)) as i8
     }
+
+    /// The accumulators (bias included) at which the output steps up: entry `q + 128` is the least
+    /// `a` with `apply(a) ≥ q`, for `q` in `−128 ..= 128`, searched over `|a| ≤ 2^40` (entry 0 is
+    /// below that range; an output never reached there gets `2^40 + 1`). With a positive multiplier
+    /// `apply` is non-decreasing (every step is a monotone IEEE-754 operation), so
+    /// `apply(a) = q ⇔ t[q + 128] ≤ a < t[q + 129]`: a range check stands in for the f32 arithmetic.
+    pub fn thresholds(&self) -> [i64; 257] {
+        const LIMIT: i64 = 1 << 40;
+        let mut t = [0i64; 257];
+        t[0] = -LIMIT - 1;
+        for (slot, q) in t.iter_mut().zip(-128i32..=128).skip(1) {
+            let (mut lo, mut hi) = (-LIMIT, LIMIT + 1);
+            // Invariant: apply(a) < q for a < lo; apply(a) ≥ q for a ≥ hi (hi = LIMIT + 1: never).
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if i32::from(self.apply(mid)) >= q {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            *slot = lo;
+        }
+        t
+    }
 }
 
 /// A dense layer `y = requant(W·(x − x_zp) + bias)` with int8 weights (weight zero point 0).
@@ -442,6 +467,29 @@ impl Stage {
         }
     }
 
+    /// Bias (one per output of the product) and requantization of a stage with weights.
+    pub(crate) fn requantization(&self) -> Option<(&[i32], Requant)> {
+        match self {
+            Stage::Dense(d) => Some((&d.bias, d.requant)),
+            Stage::Conv(c) => Some((&c.bias, c.requant)),
+            Stage::Rescale(_) | Stage::Pool(_) => None,
+        }
+    }
+
+    /// One output row of a stage with weights, reordered like its accumulators
+    /// (`[rows_per_item][m]`: a convolution's NCHW output transposed to `[positions][channels]`).
+    pub(crate) fn output_as_accumulators(&self, y: &[i8]) -> Vec<i8> {
+        match self {
+            Stage::Conv(c) => {
+                let positions = c.positions();
+                (0..positions)
+                    .flat_map(|p| (0..c.out_channels).map(move |o| y[o * positions + p]))
+                    .collect()
+            }
+            _ => y.to_vec(),
+        }
+    }
+
     /// One output row of a stage without weights.
     pub(crate) fn apply(&self, x: &[i8]) -> Vec<i8> {
         match self {
@@ -614,6 +662,10 @@ impl QuantizedModel {
                 self.output.bias.len()
             )));
         }
+        // A NaN would also make the model (and its commitment) unequal to itself.
+        if self.output.bias.iter().any(|b| !b.is_finite()) {
+            return Err(ModelError::Invalid("output bias is not finite".into()));
+        }
         Ok(())
     }
 
@@ -762,6 +814,25 @@ fn check_scale(what: &str, s: f32) -> Result<(), ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requantization_thresholds_bracket_every_accumulator() {
+        for (multiplier, zero_point) in
+            [(0.002f32, -5i8), (1.0 / 700.0, -20), (0.37, 0), (3.5, 127), (1e-6, -128), (0.0173, 9)]
+        {
+            let r = Requant { multiplier, zero_point };
+            let t = r.thresholds();
+            assert!(t.windows(2).all(|w| w[0] <= w[1]), "{multiplier}: not sorted");
+            // Every accumulator near the steps and over a wide grid lands between its thresholds.
+            let grid = (-70_000..70_000).chain((-3000..3000).map(|i| i * 700_001));
+            let steps = t.iter().flat_map(|&a| [a - 1, a, a + 1]);
+            for a in grid.chain(steps).filter(|a| a.abs() <= 1 << 40) {
+                let q = i64::from(r.apply(a));
+                let k = (q + 128) as usize;
+                assert!(t[k] <= a && a < t[k + 1], "{multiplier}: {a} → {q}");
+            }
+        }
+    }
 
     #[test]
     fn rounding_division_ties_to_even() {

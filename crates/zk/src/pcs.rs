@@ -55,10 +55,18 @@ pub fn challenger() -> Challenger {
 
 /// The opening protocol for weight tables of `2^vars[t]` entries: one batch per table, column 0.
 pub fn protocol(vars: &[usize]) -> OpeningProtocol {
+    let tables: Vec<(usize, usize)> = vars.iter().map(|&v| (v, 1)).collect();
+    protocol_points(&tables)
+}
+
+/// The opening protocol for one-column tables of `2^vars` entries, each opened at `points` points.
+pub fn protocol_points(tables: &[(usize, usize)]) -> OpeningProtocol {
     OpeningProtocol::new(
-        vars.iter()
-            .map(|&v| {
-                TableSpec::new(TableShape::new(v, 1), vec![OpeningBatch::new(vec![0], Vec::new())])
+        tables
+            .iter()
+            .map(|&(vars, points)| {
+                let batches = (0..points).map(|_| OpeningBatch::new(vec![0], Vec::new())).collect();
+                TableSpec::new(TableShape::new(vars, 1), batches)
             })
             .collect(),
     )

@@ -12,18 +12,24 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ModelError, VerifyError};
 use crate::field::{EF, F, eq_table, eval_mle, from_i64, log2_ceil};
+use crate::logup;
 use crate::model::{MatMul, QuantizedModel, Stage};
 use crate::pcs::{self, Opening, Pcs, Root};
 use crate::sumcheck::{self, SumcheckProof};
 
 /// Largest batch a proof may carry.
 pub const MAX_BATCH: usize = 1 << 16;
-/// Version byte in front of encoded proofs and commitments. Version 2: convolution and pooling
-/// stages, and the WHIR rate schedule of [`pcs::RATE_STEP`]; version 1 (dense layers only, rate
-/// lowered 3 bits per round) is refused.
+/// Version byte in front of encoded commitments. Version 2: convolution and pooling stages, and the
+/// WHIR rate schedule of [`pcs::RATE_STEP`]; version 1 (dense layers only, rate lowered 3 bits per
+/// round) is refused.
 const VERSION: u8 = 2;
+/// Version byte in front of encoded proofs. Version 3: accumulators committed per proof and
+/// requantization proven by LogUp range checks; version 2 (accumulators in the clear) is refused.
+const PROOF_VERSION: u8 = 3;
 /// Domain separator absorbed first into every transcript.
-const DOMAIN: &[u8] = b"ogn-zk/sumcheck-whir/v2";
+const DOMAIN: &[u8] = b"ogn-zk/sumcheck-whir/v3";
+/// Bytes per range-checked difference: requantization differences are below 2^32.
+const LIMBS: usize = 4;
 
 /// The public commitment to a model: every parameter except the weights, plus the WHIR root of the
 /// weights. Its [`ModelCommitment::id`] names the model in proofs.
@@ -46,12 +52,35 @@ pub struct CommittedModel {
 /// A proof that a committed model maps an input to an output.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Proof {
-    /// Accumulators (without bias) of each stage with weights, `[batch][rows_per_item][outputs]` flattened.
-    accumulators: Vec<Vec<i64>>,
+    /// Output of each stage with weights (requantized, int8, in the stage's output layout).
+    outputs: Vec<Vec<i8>>,
+    /// WHIR commitment to this run's witness: per stage with weights its accumulators and the
+    /// bytes of their distances to the requantization thresholds.
+    witness_root: Root,
+    /// Per stage with weights, the claimed `Ã(r_n, r_i)` the product sumcheck starts from.
+    acc_evals: Vec<EF>,
     /// Per stage with weights, one entry per column block of its weight matrix.
     blocks: Vec<Vec<BlockProof>>,
+    /// Per stage with weights, the range check of its requantization.
+    ranges: Vec<RangeCheck>,
     /// WHIR opening of the weight commitment at every block's point `(0…0, r_i, s)`.
     opening: Opening,
+    /// WHIR opening of the witness commitment (accumulators at `(r_n, r_i)` and at `ρ`, limbs at
+    /// `(σ, ρ)`).
+    witness_opening: Opening,
+}
+
+/// The requantization check of one stage with weights: every accumulator `a` (bias `b`, output `q`)
+/// lies in `[T_q − b, T_{q+1} − 1 − b]` (the thresholds of [`crate::Requant::thresholds`], clipped
+/// to `±k·255·128`), shown by range-checking the bytes of `a − lower` and `upper − a`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RangeCheck {
+    /// LogUp proof that every committed byte is below 256; it ends at a point `(ρ_limb, ρ)`.
+    logup: logup::RangeProof,
+    /// `L̃(j, ρ)` for the eight byte rows `j` (four of `a − lower`, four of `upper − a`).
+    limbs: [EF; 2 * LIMBS],
+    /// `Ã(ρ)`.
+    acc: EF,
 }
 
 /// The sumcheck of one column block of one stage with weights.
@@ -68,8 +97,10 @@ struct BlockProof {
 impl core::fmt::Debug for Proof {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Proof")
-            .field("accumulators", &self.accumulators)
+            .field("outputs", &self.outputs)
+            .field("acc_evals", &self.acc_evals)
             .field("blocks", &self.blocks)
+            .field("ranges", &self.ranges)
             .finish_non_exhaustive()
     }
 }
@@ -193,12 +224,12 @@ impl ModelCommitment {
 
     /// Canonical bytes (version byte, then postcard).
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode_versioned(self)
+        encode_versioned(VERSION, self)
     }
 
     /// Decodes and checks a commitment.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
-        let c: Self = decode_versioned(bytes, "unknown version", VerifyError::Commitment)?;
+        let c: Self = decode_versioned(VERSION, bytes, "unknown version", VerifyError::Commitment)?;
         c.check_header()?;
         Ok(c)
     }
@@ -256,16 +287,111 @@ fn absorb_statement(
     }
 }
 
-/// Accumulators `[rows][m]` padded to `[2^log_rows][2^log_m]`.
-fn acc_matrix(acc: &[i64], m: usize, log_rows: usize, log_m: usize) -> Vec<F> {
-    let width = 1 << log_m;
-    let mut t = vec![F::ZERO; (1 << log_rows) * width];
-    for (n, row) in acc.chunks_exact(m).enumerate() {
-        for (i, &v) in row.iter().enumerate() {
-            t[n * width + i] = from_i64(v);
+/// Where one stage's accumulators sit in the witness commitment: entry `row·2^log_m + o` of a
+/// table of `2^vars` values (`vars` ≥ [`pcs::FOLDING_FACTOR`]: extra leading bits are zero).
+#[derive(Clone, Copy, Debug)]
+struct WitnessShape {
+    m: usize,
+    log_rows: usize,
+    log_m: usize,
+    vars: usize,
+}
+
+impl WitnessShape {
+    fn new(mm: MatMul<'_>, batch: usize) -> Self {
+        let log_rows = log2_ceil(batch * mm.rows_per_item);
+        let log_m = log2_ceil(mm.m);
+        Self { m: mm.m, log_rows, log_m, vars: (log_rows + log_m).max(pcs::FOLDING_FACTOR) }
+    }
+
+    /// Table index of the `idx`-th accumulator in `[row][o]` order.
+    fn entry(&self, idx: usize) -> usize {
+        ((idx / self.m) << self.log_m) | (idx % self.m)
+    }
+
+    /// The point `(0…0, r_n, r_i)` of the table.
+    fn acc_point(&self, rn: &[EF], ri: &[EF]) -> Vec<EF> {
+        let mut p = vec![EF::ZERO; self.vars - self.log_rows - self.log_m];
+        p.extend_from_slice(rn);
+        p.extend_from_slice(ri);
+        p
+    }
+}
+
+/// The witness tables in commitment order, `(variables, opening points)`: per stage with weights
+/// its accumulators (opened at the product's point and at the range check's point) and its
+/// `2·LIMBS` byte rows (opened once).
+fn witness_protocol(shapes: &[WitnessShape]) -> OpeningProtocol {
+    let tables: Vec<(usize, usize)> =
+        shapes.iter().flat_map(|s| [(s.vars, 2), (s.vars + 3, 1)]).collect();
+    pcs::protocol_points(&tables)
+}
+
+fn witness_shapes(model: &QuantizedModel, batch: usize) -> Vec<WitnessShape> {
+    linear_stages(model).map(|(_, mm)| WitnessShape::new(mm, batch)).collect()
+}
+
+/// The bounds `[lower, upper]` every accumulator of a stage must lie in for the stage's claimed
+/// output (table order; padding entries get `[0, 0]`). `lower > upper` where no accumulator within
+/// `±k·255·128` gives that output.
+fn acc_bounds(
+    stage: &Stage,
+    mm: MatMul<'_>,
+    shape: WitnessShape,
+    outputs: &[i8],
+) -> (Vec<i64>, Vec<i64>) {
+    let n = 1 << shape.vars;
+    let (mut lower, mut upper) = (vec![0i64; n], vec![0i64; n]);
+    let Some((bias, requant)) = stage.requantization() else { return (lower, upper) };
+    let t = requant.thresholds();
+    // |acc| ≤ k·255·128 < 2^31 for every honest run; clipping (one side each) keeps the proven
+    // accumulators there, so the product identity mod p is one over the integers.
+    let bound = (mm.k as i64) * 255 * 128;
+    let q = outputs.chunks_exact(stage.out_dim()).flat_map(|y| stage.output_as_accumulators(y));
+    for (idx, q) in q.enumerate() {
+        let e = shape.entry(idx);
+        let k = (i64::from(q) + 128) as usize;
+        let b = i64::from(bias[idx % shape.m]);
+        lower[e] = (t[k] - b).max(-bound);
+        upper[e] = (t[k + 1] - 1 - b).min(bound);
+    }
+    (lower, upper)
+}
+
+/// `Σ_e eq(ρ, e)·v_e`.
+fn eval_ints(v: &[i64], eq: &[EF]) -> EF {
+    v.iter().zip(eq).filter(|(v, _)| **v != 0).map(|(&v, &e)| e * from_i64(v)).sum()
+}
+
+/// `Σ_j c^j·limbs[j]` for the `LIMBS` bytes of one difference.
+fn recompose(limbs: &[EF]) -> EF {
+    limbs.iter().rev().fold(EF::ZERO, |acc, &l| acc * F::from_u16(256) + l)
+}
+
+/// Every stage's input and the model output, from the input and the outputs of the stages with
+/// weights (shapes checked by the caller): the stages without weights are run.
+fn replay(model: &QuantizedModel, input: &[i8], outputs: &[Vec<i8>]) -> Vec<Vec<i8>> {
+    let mut activations = vec![input.to_vec()];
+    let mut outputs = outputs.iter();
+    for stage in &model.stages {
+        let x = activations.last().map(Vec::as_slice).unwrap_or(&[]);
+        let next: Vec<i8> = match stage.matmul() {
+            Some(_) => outputs.next().cloned().unwrap_or_default(),
+            None => x.chunks_exact(stage.in_dim()).flat_map(|row| stage.apply(row)).collect(),
+        };
+        activations.push(next);
+    }
+    activations
+}
+
+/// Absorbs the claimed outputs of the stages with weights.
+fn absorb_outputs(ch: &mut pcs::Challenger, outputs: &[Vec<i8>]) {
+    for out in outputs {
+        ch.observe(F::from_u64(out.len() as u64));
+        for &q in out {
+            ch.observe(from_i64(i64::from(q)));
         }
     }
-    t
 }
 
 fn sample_point(ch: &mut pcs::Challenger, n: usize) -> Vec<EF> {
@@ -306,29 +432,96 @@ impl CommittedModel {
 
     /// Runs the model on an int8 input (`[batch][input_dim]` flattened) and proves the run.
     pub fn prove(&self, input: &[i8]) -> Result<(Vec<i8>, Proof), ModelError> {
-        let trace = self.model.trace(input)?;
+        self.prove_with(input, |_| {})
+    }
+
+    /// [`Self::prove`], with `tamper` applied to the outputs of the stages with weights before
+    /// anything is derived from them: the rest of the run (later stages, their accumulators, the
+    /// claimed output) follows the changed values, as a cheating prover's would.
+    fn prove_with(
+        &self,
+        input: &[i8],
+        tamper: impl Fn(&mut [Vec<i8>]),
+    ) -> Result<(Vec<i8>, Proof), ModelError> {
+        let mut trace = self.model.trace(input)?;
         if trace.batch > MAX_BATCH {
             return Err(ModelError::BatchTooLarge(trace.batch));
+        }
+        let linear: Vec<(usize, MatMul<'_>)> = linear_stages(&self.model).collect();
+        let shapes = witness_shapes(&self.model, trace.batch);
+        let mut outputs: Vec<Vec<i8>> =
+            linear.iter().map(|&(i, _)| trace.activations[i + 1].clone()).collect();
+        let honest = outputs.clone();
+        tamper(&mut outputs);
+        if outputs != honest {
+            trace.activations = replay(&self.model, input, &outputs);
+            for (acc, &(i, _)) in trace.accumulators.iter_mut().zip(&linear) {
+                let x = &trace.activations[i];
+                *acc = x
+                    .chunks_exact(self.model.stages[i].in_dim())
+                    .flat_map(|row| self.model.stages[i].accumulate(row))
+                    .collect();
+            }
         }
         let output = trace.output().to_vec();
         let mut ch = pcs::challenger();
         absorb_statement(&mut ch, &self.commitment, trace.batch, input, &output);
-        for acc in &trace.accumulators {
-            for &a in acc {
-                ch.observe(from_i64(a));
+        absorb_outputs(&mut ch, &outputs);
+
+        // The witness: accumulators and the bytes of their distances to the bounds.
+        let mut acc_tables = Vec::new();
+        let mut limb_tables = Vec::new();
+        let mut tables = Vec::new();
+        for (l, (&(i, mm), &shape)) in linear.iter().zip(&shapes).enumerate() {
+            let (lower, upper) = acc_bounds(&self.model.stages[i], mm, shape, &outputs[l]);
+            let n = 1 << shape.vars;
+            let mut acc = vec![0i64; n];
+            for (idx, &a) in trace.accumulators[l].iter().enumerate() {
+                acc[shape.entry(idx)] = a;
             }
+            // Bytes of both differences, least significant first; the top one keeps the rest
+            // (in range for every honest run; out of range, and rejected, for a tampered one).
+            let mut limbs = vec![0i64; 2 * LIMBS * n];
+            for e in 0..n {
+                for (row, d) in [(0, acc[e] - lower[e]), (LIMBS, upper[e] - acc[e])] {
+                    for j in 0..LIMBS {
+                        let v = d >> (8 * j);
+                        limbs[(row + j) * n + e] = if j + 1 < LIMBS { v & 255 } else { v };
+                    }
+                }
+            }
+            let acc: Vec<F> = acc.into_iter().map(from_i64).collect();
+            let limb_f: Vec<F> = limbs.iter().map(|&v| from_i64(v)).collect();
+            tables.push(Table::new(RowMajorMatrix::new(acc.clone(), n)));
+            tables.push(Table::new(RowMajorMatrix::new(limb_f.clone(), 2 * LIMBS * n)));
+            acc_tables.push(acc);
+            limb_tables.push((limbs, limb_f));
         }
+        let witness_protocol = witness_protocol(&shapes);
+        let witness_pcs = pcs::pcs(&witness_protocol).map_err(ModelError::Commitment)?;
+        let witness = pcs::Layout::new_witness(tables, pcs::FOLDING_FACTOR);
+        let (witness_root, witness_data) =
+            <Pcs as MultilinearPcs<EF, pcs::Challenger>>::commit(&witness_pcs, witness, &mut ch)
+                .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
+
         let mut all_blocks = Vec::new();
+        let mut acc_evals = Vec::new();
         let mut points = Vec::new();
-        for (stage_idx, mm) in linear_stages(&self.model) {
-            let stage = &self.model.stages[stage_idx];
-            let rn = sample_point(&mut ch, log2_ceil(trace.batch * mm.rows_per_item));
-            let ri = sample_point(&mut ch, log2_ceil(mm.m));
-            let lhs = lhs_matrix(stage, &trace.activations[stage_idx]);
+        let mut acc_points = Vec::new();
+        for ((stage_idx, mm), (shape, acc)) in linear.iter().zip(shapes.iter().zip(&acc_tables)) {
+            let stage = &self.model.stages[*stage_idx];
+            let rn = sample_point(&mut ch, shape.log_rows);
+            let ri = sample_point(&mut ch, shape.log_m);
+            let acc_point = shape.acc_point(&rn, &ri);
+            let acc_eval = eval_mle(acc, &acc_point);
+            ch.observe_algebra_element(acc_eval);
+            acc_evals.push(acc_eval);
+            acc_points.push(acc_point);
+            let lhs = lhs_matrix(stage, &trace.activations[*stage_idx]);
             let mut parts = Vec::new();
-            for b in blocks(mm) {
+            for b in blocks(*mm) {
                 let f = fold_lhs(&lhs, mm.k, b, &rn);
-                let g = fold_weights(mm, b, &ri);
+                let g = fold_weights(*mm, b, &ri);
                 let claim: EF = f.iter().zip(&g).map(|(&a, &b)| a * b).sum();
                 parts.push((b, f, g, claim));
             }
@@ -345,12 +538,49 @@ impl CommittedModel {
             }
             all_blocks.push(stage_blocks);
         }
+
+        let mut ranges = Vec::new();
+        let mut witness_points = Vec::new();
+        for ((acc, (limbs, limb_f)), acc_point) in
+            acc_tables.iter().zip(&limb_tables).zip(acc_points)
+        {
+            let (logup, rho) = logup::prove(limbs, &mut ch);
+            let entry = &rho[3..];
+            let eq = eq_table(entry);
+            let n = acc.len();
+            let limb_evals: [EF; 2 * LIMBS] = core::array::from_fn(|j| {
+                limb_f[j * n..(j + 1) * n].iter().zip(&eq).map(|(&v, &e)| e * v).sum()
+            });
+            let acc_at: EF = acc.iter().zip(&eq).map(|(&v, &e)| e * v).sum();
+            for &v in &limb_evals {
+                ch.observe_algebra_element(v);
+            }
+            ch.observe_algebra_element(acc_at);
+            let sigma = sample_point(&mut ch, 3);
+            witness_points.push(Point::new(acc_point));
+            witness_points.push(Point::new(entry.to_vec()));
+            witness_points
+                .push(Point::new(sigma.into_iter().chain(entry.iter().copied()).collect()));
+            ranges.push(RangeCheck { logup, limbs: limb_evals, acc: acc_at });
+        }
+
         let protocol = weight_protocol(&self.model);
         let opening = self
             .pcs
             .open_at(self.prover_data.clone(), &protocol, &points, &mut ch)
             .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
-        let proof = Proof { accumulators: trace.accumulators, blocks: all_blocks, opening };
+        let witness_opening = witness_pcs
+            .open_at(witness_data, &witness_protocol, &witness_points, &mut ch)
+            .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
+        let proof = Proof {
+            outputs,
+            witness_root,
+            acc_evals,
+            blocks: all_blocks,
+            ranges,
+            opening,
+            witness_opening,
+        };
         Ok((output, proof))
     }
 }
@@ -358,18 +588,18 @@ impl CommittedModel {
 impl Proof {
     /// Encodes the proof (version byte, then postcard).
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode_versioned(self)
+        encode_versioned(PROOF_VERSION, self)
     }
 
     /// Decodes a proof; rejects unknown versions and trailing bytes. Shapes are checked by [`verify`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
-        decode_versioned(bytes, "unknown version or empty", VerifyError::Malformed)
+        decode_versioned(PROOF_VERSION, bytes, "unknown version or empty", VerifyError::Malformed)
     }
 }
 
 /// The wire form of commitments and proofs: one version byte, then postcard.
-fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![VERSION];
+fn encode_versioned<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
+    let mut out = vec![version];
     out.extend(postcard::to_allocvec(value).unwrap_or_default());
     out
 }
@@ -377,12 +607,14 @@ fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
 /// Reads [`encode_versioned`] bytes, refusing another version, undecodable bytes and trailing bytes; `error`
 /// wraps each reason in the caller's error kind.
 fn decode_versioned<T: serde::de::DeserializeOwned>(
+    version: u8,
     bytes: &[u8],
     unknown_version: &str,
     error: fn(String) -> VerifyError,
 ) -> Result<T, VerifyError> {
-    let Some((&VERSION, rest)) = bytes.split_first() else {
-        return Err(error(unknown_version.into()));
+    let rest = match bytes.split_first() {
+        Some((&v, rest)) if v == version => rest,
+        _ => return Err(error(unknown_version.into())),
     };
     let (value, tail): (T, _) =
         postcard::take_from_bytes(rest).map_err(|e| error(e.to_string()))?;
@@ -413,17 +645,19 @@ pub fn verify(
         )));
     }
     let linear: Vec<(usize, MatMul<'_>)> = linear_stages(model).collect();
-    if proof.accumulators.len() != linear.len() || proof.blocks.len() != linear.len() {
-        return Err(VerifyError::Shape(format!("{} stages with weights", linear.len())));
+    let n_linear = linear.len();
+    if proof.outputs.len() != n_linear
+        || proof.acc_evals.len() != n_linear
+        || proof.blocks.len() != n_linear
+        || proof.ranges.len() != n_linear
+    {
+        return Err(VerifyError::Shape(format!("{n_linear} stages with weights")));
     }
-    for (idx, (&(_, mm), acc)) in linear.iter().zip(&proof.accumulators).enumerate() {
-        if acc.len() != batch * mm.rows_per_item * mm.m {
-            return Err(VerifyError::Shape(format!("stage {idx}: {} accumulators", acc.len())));
-        }
-        // |acc| ≤ k·255·128 < 2^31: equality mod p then means equality over the integers.
-        let bound = (mm.k as i64) * 255 * 128;
-        if acc.iter().any(|a| a.abs() > bound) {
-            return Err(VerifyError::Shape(format!("stage {idx}: accumulator out of range")));
+    let shapes = witness_shapes(model, batch);
+    for (idx, &(stage_idx, mm)) in linear.iter().enumerate() {
+        let want = batch * model.stages[stage_idx].out_dim();
+        if proof.outputs[idx].len() != want {
+            return Err(VerifyError::Shape(format!("stage {idx}: {want} outputs expected")));
         }
         let bs = blocks(mm);
         if proof.blocks[idx].len() != bs.len()
@@ -435,45 +669,32 @@ pub fn verify(
         }
     }
 
-    // Replay the stages without weights, and requantization, from the accumulators; the result
-    // must be the claimed output.
-    let mut activations = vec![input.to_vec()];
-    let mut linear_idx = 0;
-    for stage in &model.stages {
-        let x = activations.last().map(Vec::as_slice).unwrap_or(&[]);
-        let next: Vec<i8> = match stage.matmul() {
-            Some(mm) => {
-                let acc = &proof.accumulators[linear_idx];
-                linear_idx += 1;
-                acc.chunks_exact(mm.rows_per_item * mm.m)
-                    .flat_map(|row| stage.finish(row))
-                    .collect()
-            }
-            None => x.chunks_exact(stage.in_dim()).flat_map(|row| stage.apply(row)).collect(),
-        };
-        activations.push(next);
-    }
+    // Replay the stages without weights from the claimed outputs of the stages with weights; the
+    // result must be the claimed output. This gives every stage's input.
+    let activations = replay(model, input, &proof.outputs);
     if activations.last().map(Vec::as_slice) != Some(output) {
         return Err(VerifyError::OutputMismatch);
     }
 
     let mut ch = pcs::challenger();
     absorb_statement(&mut ch, commitment, batch, input, output);
-    for acc in &proof.accumulators {
-        for &a in acc {
-            ch.observe(from_i64(a));
-        }
-    }
+    absorb_outputs(&mut ch, &proof.outputs);
+    let witness_protocol = witness_protocol(&shapes);
+    let witness_pcs = pcs::pcs(&witness_protocol).map_err(VerifyError::Commitment)?;
+    <Pcs as MultilinearPcs<EF, pcs::Challenger>>::observe_commitment(
+        &witness_pcs,
+        &proof.witness_root,
+        &mut ch,
+    );
+
     let mut points = Vec::new();
-    for (linear_idx, &(stage_idx, mm)) in linear.iter().enumerate() {
-        let log_rows = log2_ceil(batch * mm.rows_per_item);
-        let log_m = log2_ceil(mm.m);
-        let rn = sample_point(&mut ch, log_rows);
-        let ri = sample_point(&mut ch, log_m);
-        let acc = acc_matrix(&proof.accumulators[linear_idx], mm.m, log_rows, log_m);
-        let mut rni = rn.clone();
-        rni.extend(&ri);
-        let claim = eval_mle(&acc, &rni);
+    let mut acc_points = Vec::new();
+    for (linear_idx, (&(stage_idx, mm), shape)) in linear.iter().zip(&shapes).enumerate() {
+        let rn = sample_point(&mut ch, shape.log_rows);
+        let ri = sample_point(&mut ch, shape.log_m);
+        acc_points.push(shape.acc_point(&rn, &ri));
+        let claim = proof.acc_evals[linear_idx];
+        ch.observe_algebra_element(claim);
         let parts = &proof.blocks[linear_idx];
         if parts.iter().map(|p| p.claim).sum::<EF>() != claim {
             return Err(VerifyError::FinalClaim(linear_idx));
@@ -492,10 +713,50 @@ pub fn verify(
         }
     }
 
+    // Requantization: every committed accumulator lies between the bounds its claimed output gives.
+    let mut witness_points = Vec::new();
+    let mut witness_evals = Vec::new();
+    for (linear_idx, ((&(stage_idx, mm), &shape), acc_point)) in
+        linear.iter().zip(&shapes).zip(acc_points).enumerate()
+    {
+        let range = &proof.ranges[linear_idx];
+        let len = (2 * LIMBS) << shape.vars;
+        let (rho, value) = logup::verify(&range.logup, len, &mut ch)
+            .map_err(|_| VerifyError::Range(linear_idx))?;
+        let (rho_limb, entry) = rho.split_at(3);
+        if eval_mle(&range.limbs, rho_limb) != value {
+            return Err(VerifyError::Range(linear_idx));
+        }
+        let (lower, upper) =
+            acc_bounds(&model.stages[stage_idx], mm, shape, &proof.outputs[linear_idx]);
+        let eq = eq_table(entry);
+        let (lo, hi) = range.limbs.split_at(LIMBS);
+        if range.acc - eval_ints(&lower, &eq) != recompose(lo)
+            || eval_ints(&upper, &eq) - range.acc != recompose(hi)
+        {
+            return Err(VerifyError::Range(linear_idx));
+        }
+        for &v in &range.limbs {
+            ch.observe_algebra_element(v);
+        }
+        ch.observe_algebra_element(range.acc);
+        let sigma = sample_point(&mut ch, 3);
+        witness_evals.extend([
+            proof.acc_evals[linear_idx],
+            range.acc,
+            eval_mle(&range.limbs, &sigma),
+        ]);
+        witness_points.push(Point::new(acc_point));
+        witness_points.push(Point::new(entry.to_vec()));
+        witness_points.push(Point::new(sigma.into_iter().chain(entry.iter().copied()).collect()));
+    }
+
     let protocol = weight_protocol(model);
     let pcs = pcs::pcs(&protocol).map_err(VerifyError::Commitment)?;
     let weight_evals: Vec<EF> = proof.blocks.iter().flatten().map(|p| p.weight_eval).collect();
-    if proof.opening.evals.len() != weight_evals.len() {
+    if proof.opening.evals.len() != weight_evals.len()
+        || proof.witness_opening.evals.len() != witness_evals.len()
+    {
         return Err(VerifyError::Shape("opening batch count".into()));
     }
     let evals = pcs
@@ -504,6 +765,25 @@ pub fn verify(
     for (idx, (batch_evals, &w)) in evals.iter().zip(&weight_evals).enumerate() {
         if batch_evals.current() != [w] {
             return Err(VerifyError::WeightEval(idx));
+        }
+    }
+    let evals = witness_pcs
+        .verify_at(
+            &proof.witness_root,
+            &proof.witness_opening,
+            &witness_protocol,
+            &witness_points,
+            &mut ch,
+        )
+        .map_err(|e| VerifyError::Opening(format!("witness: {e:?}")))?;
+    for (idx, (batch_evals, &w)) in evals.iter().zip(&witness_evals).enumerate() {
+        if batch_evals.current() != [w] {
+            // Three openings per stage: the product's claim, then the range check's two.
+            return Err(if idx % 3 == 0 {
+                VerifyError::FinalClaim(idx / 3)
+            } else {
+                VerifyError::Range(idx / 3)
+            });
         }
     }
     Ok(())
@@ -600,23 +880,78 @@ mod tests {
     #[test]
     fn changed_intermediate_values_are_rejected() {
         let (cm, input, out, proof) = fixture();
-        for (stage, k, delta) in [(0, 0, 1), (0, 13, -1), (1, 4, 1), (0, 39, 1 << 20)] {
-            let mut p = proof.clone();
-            p.accumulators[stage][k] += delta;
-            let err = verify(cm.commitment(), &input, &out, &p).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    VerifyError::FinalClaim(_)
-                        | VerifyError::OutputMismatch
-                        | VerifyError::Shape(_)
-                ),
-                "stage {stage} index {k}: {err}"
-            );
+        // Claimed outputs of the stages with weights (the second one is the model output).
+        for (stage, k) in [(0, 0), (0, 13), (0, 39), (1, 4)] {
+            for delta in [1i8, -1, 64] {
+                let mut p = proof.clone();
+                p.outputs[stage][k] = p.outputs[stage][k].wrapping_add(delta);
+                assert!(verify(cm.commitment(), &input, &out, &p).is_err(), "{stage}/{k}/{delta}");
+            }
         }
         let mut p = proof.clone();
         p.blocks[0][0].sumcheck.rounds[2][1] += EF::ONE;
         assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::FinalClaim(0)));
+        let mut p = proof.clone();
+        p.acc_evals[1] += EF::ONE;
+        assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::FinalClaim(1)));
+        for j in 0..2 * LIMBS {
+            let mut p = proof.clone();
+            p.ranges[0].limbs[j] += EF::ONE;
+            assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Range(0)));
+        }
+        let mut p = proof.clone();
+        p.ranges[1].acc += EF::ONE;
+        assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Range(1)));
+        let mut p = proof;
+        p.ranges[0].logup.multiplicities[0] += 1;
+        assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Range(0)));
+    }
+
+    /// A prover that changes one requantized value and carries the change through the rest of the
+    /// run (later accumulators, the claimed output): the products are all consistent, and only the
+    /// range check of the changed stage can reject it.
+    #[test]
+    fn a_changed_activation_fails_its_range_check() {
+        let cm = CommittedModel::new(&small_model(11)).unwrap();
+        let input = bytes(5, 37 * 2);
+        for (stage, k, delta) in [(0usize, 3usize, 1i8), (0, 25, -1), (1, 7, 1), (1, 0, -3)] {
+            let (out, proof) =
+                cm.prove_with(&input, |o| o[stage][k] = o[stage][k].wrapping_add(delta)).unwrap();
+            assert_eq!(
+                verify(cm.commitment(), &input, &out, &proof),
+                Err(VerifyError::Range(stage)),
+                "stage {stage} entry {k}"
+            );
+        }
+        // The convolution's output, two pooling stages before the next product.
+        let cm = CommittedModel::new(&conv_model(9)).unwrap();
+        let input = bytes(77, 98);
+        let (out, proof) = cm.prove_with(&input, |o| o[0][40] = o[0][40].wrapping_add(5)).unwrap();
+        assert_eq!(verify(cm.commitment(), &input, &out, &proof), Err(VerifyError::Range(0)));
+    }
+
+    /// Accumulators outside `[lower, upper]` have a difference that is negative or above 2^32: its
+    /// top byte row then holds a value that is no byte, and the LogUp check rejects it.
+    #[test]
+    fn an_out_of_range_remainder_is_rejected() {
+        let cm = CommittedModel::new(&small_model(11)).unwrap();
+        let input = bytes(5, 37);
+        let (_, proof) = cm.prove(&input).unwrap();
+        // Honest: every committed difference byte is a byte.
+        assert_eq!(proof.ranges[0].logup.multiplicities.iter().sum::<u32>() as usize, {
+            let shape = witness_shapes(cm.model(), 1)[0];
+            (2 * LIMBS) << shape.vars
+        });
+        // A clamped output (every accumulator above the threshold gives 127): moving it to 126
+        // needs a difference below zero for any large accumulator.
+        let (out, proof) = cm
+            .prove_with(&input, |o| {
+                for v in o[1].iter_mut() {
+                    *v = v.wrapping_sub(1);
+                }
+            })
+            .unwrap();
+        assert_eq!(verify(cm.commitment(), &input, &out, &proof), Err(VerifyError::Range(1)));
     }
 
     #[test]
@@ -701,11 +1036,11 @@ mod tests {
         let input = bytes(77, 98 * 2);
         let (out, proof) = cm.prove(&input).unwrap();
         verify(cm.commitment(), &input, &out, &proof).unwrap();
-        // Conv accumulators ([batch][position][channel]): each change must be caught.
-        for (k, delta) in [(0, 1), (5, -1), (100, 3), (167, 1 << 12)] {
+        // Conv outputs ([batch][channel][position]): each change must be caught.
+        for (k, delta) in [(0, 1), (5, -1), (100, 3), (167, 100)] {
             let mut p = proof.clone();
-            p.accumulators[0][k] += delta;
-            assert!(verify(cm.commitment(), &input, &out, &p).is_err(), "accumulator {k}");
+            p.outputs[0][k] = p.outputs[0][k].wrapping_add(delta);
+            assert!(verify(cm.commitment(), &input, &out, &p).is_err(), "output {k}");
         }
         // A forged sumcheck round or weight evaluation of the convolution.
         let mut p = proof.clone();
@@ -763,6 +1098,15 @@ mod tests {
         }
         let bits = weight_opening_security_bits(&conv_model(1)).unwrap();
         assert!(bits >= 100.0, "conv model: {bits:.1} bits");
+        // The per-proof witness commitment (accumulators and range-check bytes).
+        for model in [mlp_shape(&[784, 128, 10]), mlp_shape(&[784, 1024, 256, 10]), conv_model(1)] {
+            for batch in [1, 16, 256] {
+                let protocol = witness_protocol(&witness_shapes(&model, batch));
+                let pcs = pcs::pcs(&protocol).unwrap();
+                let bits = pcs::opening_security_bits(&pcs, &protocol).unwrap();
+                assert!(bits >= 100.0, "witness of batch {batch}: {bits:.1} bits");
+            }
+        }
     }
 
     #[test]
@@ -777,13 +1121,16 @@ mod tests {
             Err(VerifyError::Shape(_))
         ));
         let mut p = proof.clone();
-        p.accumulators.pop();
+        p.outputs.pop();
         assert!(matches!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Shape(_))));
+        let mut p = proof.clone();
+        p.ranges[1].logup.layers.pop();
+        assert_eq!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Range(1)));
         let mut p = proof.clone();
         p.blocks[0][0].sumcheck.rounds.pop();
         assert!(matches!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Shape(_))));
         let mut p = proof;
-        p.accumulators[0].push(0);
+        p.outputs[0].push(0);
         assert!(matches!(verify(cm.commitment(), &input, &out, &p), Err(VerifyError::Shape(_))));
     }
 }

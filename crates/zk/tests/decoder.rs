@@ -23,7 +23,7 @@ impl Rng {
 #[test]
 fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
     let committed = CommittedModel::new(&ogn_zk::fixtures::conv_pool_dense()).unwrap();
-    let input: Vec<i8> = (0..24).map(|i| (i * 11 % 200) as i8).collect();
+    let input = ogn_zk::fixtures::conv_pool_dense_input();
     let (output, proof) = committed.prove(&input).unwrap();
     let honest = proof.to_bytes();
     verify(committed.commitment(), &input, &output, &proof).unwrap();
@@ -93,10 +93,15 @@ fn other_versions_are_refused() {
     let (_, proof) = committed.prove(&input).unwrap();
     let mut bytes = proof.to_bytes();
     let mut commitment = committed.commitment().to_bytes();
-    for version in [0u8, 1, 3, 255] {
+    // Proofs are at version 3 (committed accumulators, range-checked requantization), model
+    // commitments at version 2.
+    assert_eq!((bytes[0], commitment[0]), (3, 2));
+    for version in [0u8, 1, 2, 4, 255] {
         bytes[0] = version;
-        commitment[0] = version;
         assert!(Proof::from_bytes(&bytes).is_err(), "proof version {version}");
+    }
+    for version in [0u8, 1, 3, 255] {
+        commitment[0] = version;
         assert!(ModelCommitment::from_bytes(&commitment).is_err(), "commitment version {version}");
     }
 }

@@ -1,6 +1,12 @@
 //! Feeds arbitrary bytes to `Proof::from_bytes` and, when they decode, to `verify` against a fixed
-//! small committed model (a convolution, a max pool and a dense layer). Neither may panic; nothing
-//! but the honest proof may verify.
+//! small committed model (a convolution, a max pool and a dense layer); and to
+//! `ModelCommitment::from_bytes`. Neither may panic, and a decoded proof that verifies must carry the
+//! honest proof's accumulators, sumcheck messages and weight evaluations (only the WHIR opening may
+//! differ, e.g. in another valid proof-of-work nonce).
+//!
+//! With `OGN_FUZZ_SEED_DIR` set, the target first writes the honest proof and the model commitment
+//! there (`scripts/fuzz-smoke` seeds its corpus this way, so mutations start from bytes that reach
+//! the verifier's deep checks).
 
 #![no_main]
 
@@ -13,6 +19,8 @@ struct Fixture {
     commitment: ModelCommitment,
     input: Vec<i8>,
     output: Vec<i8>,
+    /// `Debug` of the honest proof: everything but the opening.
+    honest: String,
 }
 
 fn fixture() -> &'static Fixture {
@@ -20,20 +28,34 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let model = ogn_zk::fixtures::conv_pool_dense();
         let committed = CommittedModel::new(&model).expect("commit");
-        let input: Vec<i8> = (0..24).map(|i| (i * 11 % 200) as i8).collect();
+        let input = ogn_zk::fixtures::conv_pool_dense_input();
         let (output, proof) = committed.prove(&input).expect("prove");
-        // Seed corpus hint: the honest proof is `proof.to_bytes()`.
-        let _ = proof;
-        Fixture { commitment: committed.commitment().clone(), input, output }
+        if let Some(dir) = std::env::var_os("OGN_FUZZ_SEED_DIR") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).expect("seed dir");
+            std::fs::write(dir.join("honest-proof"), proof.to_bytes()).expect("write seed");
+            std::fs::write(dir.join("commitment"), committed.commitment().to_bytes())
+                .expect("write seed");
+        }
+        Fixture {
+            commitment: committed.commitment().clone(),
+            input,
+            output,
+            honest: format!("{proof:?}"),
+        }
     })
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: { fixture(); }, |data: &[u8]| {
     let f = fixture();
     if let Ok(proof) = Proof::from_bytes(data) {
-        let _ = verify(&f.commitment, &f.input, &f.output, &proof);
+        if verify(&f.commitment, &f.input, &f.output, &proof).is_ok() {
+            assert_eq!(format!("{proof:?}"), f.honest, "a changed proof verified");
+        }
         // Re-encoding a decoded proof must decode again.
         assert!(Proof::from_bytes(&proof.to_bytes()).is_ok());
     }
-    let _ = ModelCommitment::from_bytes(data);
+    if let Ok(c) = ModelCommitment::from_bytes(data) {
+        assert_eq!(ModelCommitment::from_bytes(&c.to_bytes()).ok(), Some(c));
+    }
 });
