@@ -4,7 +4,8 @@
 //!
 //! # Protocol
 //! ```text
-//!  recordJob(statement, signature, mode, value, states)   payer = caller, fee = msg.value
+//!  recordJob(statement, signature, mode, value, layout)   payer = caller, fee = msg.value
+//!     (layout: the JSON `ogn_runtime::CutLayout` of the job's plan, as the recorder derived it)
 //!     signature recovers to an active operator ─► ledger.lock_job(lock₀, operator, value)
 //!     ─► ledger.pay_inference_fee(payer, operator, fee) ─► JobRecorded
 //!  recordSealedJob(job, model, input, operator, seal, …)   the same, with the operator's result sealed:
@@ -16,8 +17,8 @@
 //!     same job, model and input; a new operator ─► ledger.lock_job(lockᵢ, signer, value)
 //!     same commitment and output as executor 0 ─► agrees
 //!     otherwise ─► dispute #lockᵢ opened: executor 0 (operator side) vs this signer (challenger side)
-//!  answer(dispute, json Answer)          the party whose turn it is (descend / bisect rounds)
-//!     a step proof (last round) is checked (leaves chain to the agreed state, witness hashes to leaves)
+//!  answer(dispute, json Answer)          the party whose turn it is (descend / bisect / segment rounds)
+//!     a step proof (last round) is checked (its witness hashes to leaves agreed in the segment round)
 //!     and waits for the referee
 //!  resolveStep(dispute, leaf)            an active validator that re-executed that one step
 //!  tick(dispute)                         anyone, once a round's deadline (block timestamp) has passed:
@@ -53,6 +54,7 @@ use alloy::{
     sol_types::{SolEvent, SolValue},
 };
 use ogn_ledger::{Ledger, Role};
+use ogn_runtime::CutLayout;
 use ogn_types::ModelCid;
 use ogn_verify::{
     Answer, Dispute, DisputeParams, LayerCommitment, Mode, Referee, Side, Statement, StepProof,
@@ -100,8 +102,8 @@ sol! {
             uint64 layerCount;
         }
 
-        function recordJob(JobStatement statement, bytes signature, uint8 mode, uint256 value, uint64 states) external payable returns (uint64 lockId);
-        function recordSealedJob(uint64 job, string model, bytes32 inputHash, address operator, bytes32 seal, uint8 mode, uint256 value, uint64 states) external payable returns (uint64 lockId);
+        function recordJob(JobStatement statement, bytes signature, uint8 mode, uint256 value, bytes layout) external payable returns (uint64 lockId);
+        function recordSealedJob(uint64 job, string model, bytes32 inputHash, address operator, bytes32 seal, uint8 mode, uint256 value, bytes layout) external payable returns (uint64 lockId);
         function reveal(JobStatement statement, bytes signature, bytes32 salt) external;
         function attest(JobStatement statement, bytes signature) external returns (uint64 lockId, bool agrees);
         function answer(uint64 dispute, bytes answer) external;
@@ -157,8 +159,8 @@ pub struct JobRecord {
     pub mode: u8,
     /// Declared value (sizes each executor's lock).
     pub value: u128,
-    /// States the model's plan has (steps + 1), as the recorder computed it.
-    pub states: u64,
+    /// Where the model's plan commits (its steps and cuts), as the recorder derived it.
+    pub layout: CutLayout,
     /// Who paid.
     pub payer: Address,
     /// Fee paid.
@@ -305,9 +307,6 @@ impl<J: JournalTr> Store<'_, J> {
 struct Resolved(B256);
 
 impl Referee for Resolved {
-    fn state_count(&self) -> u64 {
-        0
-    }
     fn leaf(&self, _: u64, _: &ogn_runtime::LayerWitness) -> Result<B256, String> {
         Ok(self.0)
     }
@@ -320,12 +319,22 @@ struct Precheck;
 const AWAITING: &str = "awaiting a validator's re-execution";
 
 impl Referee for Precheck {
-    fn state_count(&self) -> u64 {
-        0
-    }
     fn leaf(&self, _: u64, _: &ogn_runtime::LayerWitness) -> Result<B256, String> {
         Err(AWAITING.into())
     }
+}
+
+/// Longest layout a job may carry (JSON bytes).
+pub const MAX_LAYOUT_BYTES: usize = 64 * 1024;
+
+fn layout_of(json: &[u8]) -> Result<CutLayout, String> {
+    if json.len() > MAX_LAYOUT_BYTES {
+        return Err(format!("jobs: layout of {} bytes (at most {MAX_LAYOUT_BYTES})", json.len()));
+    }
+    let layout: CutLayout =
+        serde_json::from_slice(json).map_err(|e| format!("jobs: layout: {e}"))?;
+    layout.validate().map_err(|e| format!("jobs: {e}"))?;
+    Ok(layout)
 }
 
 fn statement_of(s: &IJobs::JobStatement) -> Result<Statement, String> {
@@ -421,7 +430,7 @@ fn dispatch<J: JournalTr>(
                 operator,
                 mode: c.mode,
                 value: c.value,
-                states: c.states,
+                layout: layout_of(&c.layout)?,
                 result: (statement.output_hash, statement.result_id, statement.commitment),
                 seal: None,
             };
@@ -437,7 +446,7 @@ fn dispatch<J: JournalTr>(
                 operator: c.operator,
                 mode: c.mode,
                 value: c.value,
-                states: c.states,
+                layout: layout_of(&c.layout)?,
                 result: (B256::ZERO, B256::ZERO, LayerCommitment { root: B256::ZERO, count: 0 }),
                 seal: Some(c.seal),
             };
@@ -657,7 +666,7 @@ struct NewJob {
     operator: Address,
     mode: u8,
     value: U256,
-    states: u64,
+    layout: CutLayout,
     /// Executor 0's output hash, result id and commitment (zero while sealed).
     result: (B256, B256, LayerCommitment),
     seal: Option<B256>,
@@ -678,9 +687,7 @@ fn record_new_job<J: JournalTr>(
         Ok(_) => return Err(format!("jobs: mode {:#04x} is not served by operators", new.mode)),
         Err(e) => return Err(format!("jobs: {e}")),
     }
-    if new.states == 0 {
-        return Err("jobs: a plan has at least one state".into());
-    }
+    new.layout.validate().map_err(|e| format!("jobs: {e}"))?;
     let lock = lock_id(new.job, 0)?;
     let base = slot_base("ogn.job", Some(new.job));
     if store.get::<JobRecord>(base)?.is_some() {
@@ -705,7 +712,7 @@ fn record_new_job<J: JournalTr>(
         input_hash: new.input_hash,
         mode: new.mode,
         value,
-        states: new.states,
+        layout: new.layout,
         payer: call.caller,
         fee: call.value,
         height: ledger.height(),
@@ -753,9 +760,15 @@ fn open_dispute<J: JournalTr>(
     let model: ModelCid = record.model.parse().map_err(|e| format!("jobs: {e}"))?;
     let genesis = genesis_state(&model, record.input_hash);
     let params = DisputeParams { round_timeout: ROUND_TIMEOUT_SECS };
-    let game =
-        Dispute::open(first.commitment, challenger.commitment, genesis, record.states, now, params)
-            .map_err(|e| format!("jobs: {e}"))?;
+    let game = Dispute::open(
+        first.commitment,
+        challenger.commitment,
+        genesis,
+        record.layout.clone(),
+        now,
+        params,
+    )
+    .map_err(|e| format!("jobs: {e}"))?;
     let id = challenger.lock;
     let mut dispute = DisputeRecord {
         id,

@@ -99,9 +99,11 @@ fn cheat(w: &World, honest: &Execution) -> Execution {
     let evidence = Execution::evidence_for(
         &w.model,
         honest.input_hash,
+        honest.evidence.layout.clone(),
         honest.evidence.leaves.clone(),
         output_hash,
-    );
+    )
+    .unwrap();
     Execution {
         result_id: ogn_types::canonical::result_id(
             w.model.cid(),
@@ -122,15 +124,20 @@ fn statement(w: &World, exec: &Execution, job: u64) -> Statement {
 
 fn record(w: &World, exec: &Execution, by: &PrivateKeySigner, job: u64) -> TransactionReceipt {
     let s = statement(w, exec, job);
-    let states = w.runtime.step_count(&w.model, &w.inputs).unwrap() as u64 + 1;
     let c = IJobs::recordJobCall {
         statement: job_statement(&s),
         signature: s.sign(by).signature,
         mode: 3,
         value: U256::from(10 * OPG),
-        states,
+        layout: layout(w),
     };
     send(&w.chain, &w.payer, JOBS_PRECOMPILE, c.abi_encode(), U256::from(OPG))
+}
+
+/// The job's cut layout as `recordJob` carries it.
+fn layout(w: &World) -> alloy::primitives::Bytes {
+    let layout = w.runtime.cut_layout(&w.model, &w.inputs).unwrap();
+    serde_json::to_vec(&layout).unwrap().into()
 }
 
 fn attest(w: &World, exec: &Execution, by: &PrivateKeySigner, job: u64) -> TransactionReceipt {
@@ -230,11 +237,14 @@ fn play(
             if !owes || silent == Some(side) || moved && matches!(query, Query::Step { .. }) {
                 continue;
             }
-            let answer = exec
-                .evidence
-                .answer(query, |i| {
-                    step_witness(&w.runtime, &w.model, &w.inputs, exec.evidence.leaves.len(), i)
-                })
+            let mut evidence = exec.evidence.clone();
+            if !evidence.is_complete() {
+                // The leaves between cuts, as a party computes them when a dispute opens.
+                evidence.complete(&w.runtime.run_traced(&w.model, &w.inputs).unwrap().leaves);
+            }
+            let steps = evidence.leaves.len();
+            let answer = evidence
+                .answer(query, |i| step_witness(&w.runtime, &w.model, &w.inputs, steps, i))
                 .unwrap();
             let r = answer_tx(w, who, id, &answer);
             assert!(r.status(), "{side:?} answer to {query:?} refused");
@@ -267,7 +277,7 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
         signature: s.sign(&w.payer).signature,
         mode: 3,
         value: U256::from(10 * OPG),
-        states: 2,
+        layout: layout(&w),
     };
     let err = call(&w.chain, w.payer.address(), JOBS_PRECOMPILE, forged.abi_encode()).unwrap_err();
     assert!(err.contains("not an active operator"), "{err}");
@@ -305,7 +315,11 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
     let end = play(&w, id, [(&w.cheater, &wrong), (&w.honest, &honest)], None);
     let verdict = end.record.verdict.unwrap();
     assert_eq!(verdict.losers, vec![Side::Operator], "{}", verdict.reason);
-    assert_eq!(verdict.step, Some(j.states - 1), "the wrong output is the last state");
+    assert_eq!(
+        verdict.step,
+        Some(u64::from(j.layout.steps)),
+        "the wrong output is the output state"
+    );
 
     let cheater = staker(&w, w.cheater.address());
     assert!(cheater.jailed);
@@ -376,7 +390,6 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
     let job_id = 11;
     let s = statement(&w, &honest, job_id);
     let salt = alloy::primitives::B256::repeat_byte(0x5a);
-    let states = w.runtime.step_count(&w.model, &w.inputs).unwrap() as u64 + 1;
     let sealed = IJobs::recordSealedJobCall {
         job: job_id,
         model: s.model.to_string(),
@@ -385,7 +398,7 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
         seal: ogn_chain::jobs::seal_of(&s, salt),
         mode: 3,
         value: U256::from(10 * OPG),
-        states,
+        layout: layout(&w),
     };
     let r = send(&w.chain, &w.payer, JOBS_PRECOMPILE, sealed.abi_encode(), U256::from(OPG));
     assert!(r.status());
@@ -425,7 +438,7 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
     );
 
     // The reveal compares: the lazy verifier's statement differs, its dispute is decided at once (its
-    // commitment does not even count the plan's states) and it is slashed and jailed.
+    // commitment does not even count the layout's states) and it is slashed and jailed.
     let j = job(&w, job_id);
     assert!(j.seal.is_none());
     assert_eq!(j.executors[0].output_hash, honest.output_hash);

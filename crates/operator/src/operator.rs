@@ -12,7 +12,7 @@ use axum::{Json, Router, extract::State, http::StatusCode, response::IntoRespons
 use ogn_chain::{IJobs, IStaking, JOBS_PRECOMPILE, STAKING_PRECOMPILE, jobs::DisputeView};
 use ogn_runtime::{Model, Runtime, RuntimeConfig};
 use ogn_types::{ModelCid, Tensor, TensorData};
-use ogn_verify::{Execution, dispute::step_witness, execute, tensors_hash};
+use ogn_verify::{Execution, Query, dispute::step_witness, execute, tensors_hash};
 use parking_lot::Mutex;
 
 use crate::rpc::RpcClient;
@@ -46,6 +46,7 @@ pub struct OperatorConfig {
     pub cheat: Option<Cheat>,
 }
 
+#[derive(Clone)]
 struct Run {
     model: Arc<Model>,
     inputs: Vec<Tensor>,
@@ -219,12 +220,15 @@ fn perturbed(model: &Model, inputs: &[Tensor], honest: Execution) -> Execution {
         _ => return honest,
     }
     let output_hash = tensors_hash(&outputs);
-    let evidence = Execution::evidence_for(
+    let Some(evidence) = Execution::evidence_for(
         model,
         honest.input_hash,
+        honest.evidence.layout.clone(),
         honest.evidence.leaves.clone(),
         output_hash,
-    );
+    ) else {
+        return honest;
+    };
     Execution {
         result_id: ogn_types::canonical::result_id(
             model.cid(),
@@ -270,9 +274,17 @@ async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()
                 || (view.record.challenger == me && view.awaits_challenger);
             let (Some(query), true) = (view.query, owes) else { continue };
             let Some(run) = op.runs.lock().get(&view.record.job).cloned() else { continue };
-            let r = run.clone();
-            let o = op.clone();
+            let (r, o, job) = (run.clone(), op.clone(), view.record.job);
             let answer = tokio::task::spawn_blocking(move || {
+                let mut r = r;
+                if matches!(query, Query::Segment { .. }) && !r.exec.evidence.is_complete() {
+                    // The leaves between cuts were not hashed while serving: a traced re-run of the
+                    // same job gives them, kept for the rounds that follow.
+                    let trace = o.runtime.run_traced(&r.model, &r.inputs).ok()?;
+                    let full = Arc::make_mut(&mut r);
+                    full.exec.evidence.complete(&trace.leaves);
+                    o.runs.lock().insert(job, r.clone());
+                }
                 let steps = r.exec.evidence.leaves.len();
                 r.exec
                     .evidence

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use anyhow::{Context, Result, anyhow, bail};
 use ogn_chain::{
     IJobs, IStaking, JOBS_PRECOMPILE, STAKING_PRECOMPILE,
@@ -254,11 +254,11 @@ impl Scheduler {
             ogn_types::json::tensors_from_json(&input).map_err(|e| anyhow!("input: {e}"))?;
         let loaded = (self.load)(&model).map_err(|e| anyhow!(e))?;
         let (rt, m, i) = (self.runtime.clone(), loaded.clone(), inputs.clone());
-        let steps = tokio::task::spawn_blocking(move || rt.step_count(&m, &i))
+        let layout = tokio::task::spawn_blocking(move || rt.cut_layout(&m, &i))
             .await
             .context("planning task")?
             .map_err(|e| anyhow!("{e}"))?;
-        let states = steps as u64 + 1;
+        let layout = Bytes::from(serde_json::to_vec(&layout)?);
         let value = value.unwrap_or(self.config.default_value);
         // What the ledger locks per executor: value × job_bond_ppm, rounded up.
         let bond = u128::try_from(
@@ -314,7 +314,7 @@ impl Scheduler {
                 seal: ogn_chain::jobs::seal_of(&first.statement, salt),
                 mode: mode.to_byte(),
                 value: U256::from(value),
-                states,
+                layout: layout.clone(),
             };
             self.rpc.send(JOBS_PRECOMPILE, call, price).await?
         } else {
@@ -323,7 +323,7 @@ impl Scheduler {
                 signature: first.attestation.signature.clone(),
                 mode: mode.to_byte(),
                 value: U256::from(value),
-                states,
+                layout: layout.clone(),
             };
             self.rpc.send(JOBS_PRECOMPILE, call, price).await?
         };

@@ -68,16 +68,19 @@
 //!   above the limit the inference is refused ([`RuntimeError::WorkLimit`]).
 //! - Only self-contained ONNX files: external-data initializers are refused (a model never reads files).
 
+mod cuts;
 mod engine;
 mod error;
 mod info;
 mod trace;
 
+pub use cuts::{Cut, CutLayout, MAX_LAYOUT_STEPS, SEGMENT_STEPS};
 pub use engine::{MAX_PLANS_PER_MODEL, Model, Prepared, Runtime};
 pub use error::RuntimeError;
 pub use info::{Dim, ModelInfo, TensorInfo};
 pub use trace::{
-    HASHERS_ENV, INLINE_HASH_BYTES, LayerHash, LayerValue, LayerWitness, Trace, set_layer_hashers,
+    HASHERS_ENV, INLINE_HASH_BYTES, LayerHash, LayerValue, LayerWitness, PartialTrace, Trace,
+    set_layer_hashers,
 };
 
 /// The pinned tract version (the workspace pins `tract-onnx` and `tract-linalg` to exactly this).

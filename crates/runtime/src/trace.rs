@@ -48,6 +48,7 @@ use tract_onnx::prelude::{
 };
 use tract_onnx::tract_core::ops::change_axes::{AxisOp, IntoShape};
 
+use crate::cuts::CutLayout;
 use crate::engine::{Model, from_tract, to_tract};
 use crate::error::chain;
 use crate::{Runtime, RuntimeError};
@@ -57,6 +58,15 @@ pub type LayerHash = [u8; 32];
 
 const DOMAIN: &[u8] = b"ogn-layer-v2";
 const OPAQUE_DOMAIN: &[u8] = b"ogn-layer-v1-opaque";
+
+/// A run with the leaves of the steps its cut layout commits to.
+#[derive(Debug, Clone)]
+pub struct PartialTrace {
+    /// The model's outputs, as [`Runtime::run`] returns them.
+    pub outputs: Vec<Tensor>,
+    /// One entry per step, in execution order: the leaf, or `None` for a step that was not hashed.
+    pub leaves: Vec<Option<LayerHash>>,
+}
 
 /// A run with its per-step leaves.
 #[derive(Debug, Clone)]
@@ -302,15 +312,17 @@ struct Part {
 }
 
 /// What a traced run records per step until every digest is known.
-struct Recorder {
+struct Recorder<'a> {
     pool: &'static Pool,
     reply: mpsc::Sender<(usize, Option<[u8; 32]>)>,
     replies: mpsc::Receiver<(usize, Option<[u8; 32]>)>,
     /// Header bytes of every output, back to back.
     headers: Vec<u8>,
     parts: Vec<Part>,
-    /// Per step: its outputs' parts, or `None` for an opaque step.
-    steps: Vec<Option<Range<usize>>>,
+    /// Per step: its outputs' parts, or what it is instead.
+    steps: Vec<StepRecord>,
+    /// Which steps to hash (`None`: all).
+    wanted: Option<&'a [bool]>,
     digests: Vec<Option<[u8; 32]>>,
     /// Digest slot, element type and byte count of each value produced so far.
     slot_of: HashMap<OutletId, (usize, DatumType, usize)>,
@@ -318,8 +330,18 @@ struct Recorder {
     jobs: Vec<Arc<Job>>,
 }
 
-impl Recorder {
-    fn new(steps: usize) -> Self {
+/// What a traced run keeps of one step.
+enum StepRecord {
+    /// Hashed outputs: their parts.
+    Parts(Range<usize>),
+    /// An output kept in a non-plain layout.
+    Opaque,
+    /// Not asked for.
+    Skipped,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(steps: usize, wanted: Option<&'a [bool]>) -> Self {
         let (reply, replies) = mpsc::channel();
         Self {
             pool: pool(),
@@ -328,6 +350,7 @@ impl Recorder {
             headers: Vec::with_capacity(steps * 32),
             parts: Vec::with_capacity(steps),
             steps: Vec::with_capacity(steps),
+            wanted,
             digests: Vec::with_capacity(steps),
             slot_of: HashMap::with_capacity(steps),
             jobs: Vec::new(),
@@ -335,8 +358,13 @@ impl Recorder {
     }
 
     fn record(&mut self, node: &TypedNode, out: &TVec<TValue>) {
+        let index = self.steps.len();
+        if self.wanted.is_some_and(|w| !w.get(index).copied().unwrap_or(false)) {
+            self.steps.push(StepRecord::Skipped);
+            return;
+        }
         if !out.iter().all(|v| is_plain(v)) {
-            self.steps.push(None);
+            self.steps.push(StepRecord::Opaque);
             return;
         }
         let first = self.parts.len();
@@ -374,11 +402,11 @@ impl Recorder {
             self.slot_of.insert(OutletId::new(node.id, ix), (digest, dt, bytes));
             self.parts.push(Part { header, digest });
         }
-        self.steps.push(Some(first..self.parts.len()));
+        self.steps.push(StepRecord::Parts(first..self.parts.len()));
     }
 
-    /// Hashes what no hasher took, waits for the rest, and computes every leaf.
-    fn finish(mut self) -> Result<Vec<LayerHash>, RuntimeError> {
+    /// Hashes what no hasher took, waits for the rest, and computes the leaves (`None`: skipped).
+    fn finish(mut self) -> Result<Vec<Option<LayerHash>>, RuntimeError> {
         let mut pending = 0usize;
         for job in &self.jobs {
             match job.take() {
@@ -400,10 +428,17 @@ impl Recorder {
         }
         let missing = || RuntimeError::Execution { reason: "a step was not hashed".into() };
         let mut leaves = Vec::with_capacity(self.steps.len());
-        for (step, parts) in self.steps.iter().enumerate() {
-            let Some(parts) = parts else {
-                leaves.push(opaque_leaf(step));
-                continue;
+        for (step, record) in self.steps.iter().enumerate() {
+            let parts = match record {
+                StepRecord::Parts(parts) => parts,
+                StepRecord::Opaque => {
+                    leaves.push(Some(opaque_leaf(step)));
+                    continue;
+                }
+                StepRecord::Skipped => {
+                    leaves.push(None);
+                    continue;
+                }
             };
             let mut h = Hasher::new();
             h.update(DOMAIN);
@@ -412,7 +447,7 @@ impl Recorder {
                 h.update(&self.headers[p.header.clone()]);
                 h.update(&self.digests[p.digest].ok_or_else(missing)?);
             }
-            leaves.push(*h.finalize().as_bytes());
+            leaves.push(Some(*h.finalize().as_bytes()));
         }
         Ok(leaves)
     }
@@ -476,9 +511,41 @@ impl std::error::Error for Stop {}
 impl Runtime {
     /// Runs `model` like [`Runtime::run`] and also returns the leaf of every step.
     pub fn run_traced(&self, model: &Model, inputs: &[Tensor]) -> Result<Trace, RuntimeError> {
+        let (outputs, leaves) = self.run_recorded(model, inputs, None)?;
+        let leaves = leaves
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| RuntimeError::Execution { reason: "a step was not hashed".into() })?;
+        Ok(Trace { outputs, leaves })
+    }
+
+    /// Runs `model` like [`Runtime::run`] and returns the leaves of the steps `layout` commits to
+    /// ([`CutLayout::hashed_steps`]); the others are `None` and cost nothing. A layout without cuts is a
+    /// plain run.
+    pub fn run_checkpointed(
+        &self,
+        model: &Model,
+        inputs: &[Tensor],
+        layout: &CutLayout,
+    ) -> Result<PartialTrace, RuntimeError> {
+        let wanted = layout.hashed_steps();
+        if !wanted.iter().any(|w| *w) {
+            let outputs = self.run(model, inputs)?;
+            return Ok(PartialTrace { outputs, leaves: vec![None; layout.steps as usize] });
+        }
+        let (outputs, leaves) = self.run_recorded(model, inputs, Some(&wanted))?;
+        Ok(PartialTrace { outputs, leaves })
+    }
+
+    fn run_recorded(
+        &self,
+        model: &Model,
+        inputs: &[Tensor],
+        wanted: Option<&[bool]>,
+    ) -> Result<(Vec<Tensor>, Vec<Option<LayerHash>>), RuntimeError> {
         let (prepared, values) = self.bind(model, inputs)?;
         let steps = prepared.plan.order_without_consts().len();
-        let mut recorder = Recorder::new(steps);
+        let mut recorder = Recorder::new(steps, wanted);
         let mut state =
             prepared.plan.spawn().map_err(|e| RuntimeError::Execution { reason: chain(&e) })?;
         let outputs = state
@@ -497,7 +564,7 @@ impl Runtime {
             .zip(&model.info().outputs)
             .map(|(value, info)| from_tract(value, &info.name, info.dtype))
             .collect::<Result<_, _>>()?;
-        Ok(Trace { outputs, leaves })
+        Ok((outputs, leaves))
     }
 
     /// Number of steps of the plan for these inputs.
@@ -616,7 +683,7 @@ impl Runtime {
     }
 
     /// The prepared plan for these inputs and the inputs as engine values.
-    fn bind(
+    pub(crate) fn bind(
         &self,
         model: &Model,
         inputs: &[Tensor],
@@ -644,12 +711,12 @@ fn stopped_or(run: tract_onnx::prelude::TractResult<TVec<TValue>>) -> Result<(),
 
 /// The steps re-executing `step` needs: `plain` ones are given by the witness, `recompute` ones (opaque
 /// outputs, e.g. packed weights) are computed from them.
-struct Frontier {
-    plain: HashSet<usize>,
-    recompute: HashSet<usize>,
+pub(crate) struct Frontier {
+    pub(crate) plain: HashSet<usize>,
+    pub(crate) recompute: HashSet<usize>,
 }
 
-fn frontier(
+pub(crate) fn frontier(
     plan: &tract_onnx::prelude::TypedSimplePlan,
     step: usize,
 ) -> Result<Frontier, RuntimeError> {

@@ -138,3 +138,50 @@ fn leaves_do_not_depend_on_which_thread_hashes_them() {
     });
     set_layer_hashers(0);
 }
+
+/// A cut layout is valid, commits every step a later step starts from, and a checkpointed run returns
+/// the plain outputs and exactly the full trace's leaves at the steps it hashes.
+#[test]
+fn checkpointed_runs_hash_the_live_steps_of_their_cuts() {
+    let rt = Runtime::new(RuntimeConfig::default());
+    let mut stems = MODELS.to_vec();
+    stems.extend(["ch_PP-OCRv4_rec_infer", "ch_PP-OCRv4_det_infer"]);
+    for stem in stems {
+        let (cid, bytes) = model_bytes(stem);
+        let model = rt.load(&cid, &bytes).unwrap();
+        let inputs = reference(stem).inputs;
+        let layout = rt.cut_layout(&model, &inputs).unwrap();
+        layout.validate().unwrap();
+        let full = rt.run_traced(&model, &inputs).unwrap();
+        assert_eq!(layout.steps as usize, full.leaves.len(), "{stem}");
+        assert_eq!(layout.cuts.len(), full.leaves.len() / ogn_runtime::SEGMENT_STEPS, "{stem}");
+        let part = rt.run_checkpointed(&model, &inputs, &layout).unwrap();
+        assert_eq!(part.outputs, full.outputs, "{stem}: outputs");
+        let hashed = layout.hashed_steps();
+        for (s, leaf) in part.leaves.iter().enumerate() {
+            assert_eq!(leaf.is_some(), hashed[s], "{stem}: step {s} hashed iff live");
+            if let Some(leaf) = leaf {
+                assert_eq!(*leaf, full.leaves[s], "{stem}: leaf {s}");
+            }
+        }
+        // What the game relies on: a step's inputs from before a cut are live at that cut.
+        for (position, cut) in layout.cuts.iter().enumerate() {
+            let next = layout.segment(position + 1).unwrap();
+            for step in next {
+                for (s, _) in rt.layer_witness(&model, &inputs, step as usize).unwrap().steps {
+                    if s as u32 <= cut.after {
+                        assert!(
+                            cut.live.contains(&(s as u32)),
+                            "{stem}: {s} → {step} across a cut"
+                        );
+                    }
+                }
+            }
+        }
+        println!(
+            "{stem}: {} steps, cuts after {:?}",
+            layout.steps,
+            layout.cuts.iter().map(|c| (c.after, c.live.len())).collect::<Vec<_>>()
+        );
+    }
+}

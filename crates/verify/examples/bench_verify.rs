@@ -13,9 +13,9 @@ use std::time::Instant;
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 use ogn_ledger::{Ledger, OPG, Params, Role};
-use ogn_runtime::{LayerWitness, Runtime, RuntimeConfig};
+use ogn_runtime::{Runtime, RuntimeConfig};
 use ogn_types::{ModelCid, Tensor, TensorData};
-use ogn_verify::dispute::{Answer, Query, RunEvidence};
+use ogn_verify::dispute::{Answer, Query, RunEvidence, step_witness};
 use ogn_verify::network::{Claim, Job, Network, NetworkParams, Participant};
 use ogn_verify::{Attestation, DisputeParams, GuaranteeParams, Mode, execute};
 
@@ -107,15 +107,12 @@ impl Participant for Honest {
         self.execute(job, runtime, chain_id)
     }
     fn answer(&mut self, job: &Job, runtime: &Runtime, query: Query) -> Option<Answer> {
-        let e = self.runs.get(&job.id)?;
+        let e = self.runs.get_mut(&job.id)?;
+        if matches!(query, Query::Segment { .. }) && !e.is_complete() {
+            e.complete(&runtime.run_traced(&job.model, &job.inputs).ok()?.leaves);
+        }
         let n = e.leaves.len();
-        e.answer(query, |i| {
-            if i as usize >= n {
-                Some(LayerWitness::default())
-            } else {
-                runtime.layer_witness(&job.model, &job.inputs, i as usize).ok()
-            }
-        })
+        e.answer(query, |i| step_witness(runtime, &job.model, &job.inputs, n, i))
     }
 }
 

@@ -1,19 +1,26 @@
-//! Layer commitments: the chain of states over a run's leaves, and the Merkle tree that commits to it.
+//! Layer commitments: the chain of states over a run's cuts, and the Merkle tree that commits to it.
 //!
+//! A run commits at the cuts of its plan's [`CutLayout`] (chosen from the plan alone, see
+//! `ogn_runtime::CutLayout`): cut `j` lies after step `cⱼ` and binds the leaves of its *live* steps, the
+//! steps up to `cⱼ` that later steps start from.
 //! ```text
 //!  s₋₁ = SHA-256("ogn-genesis-v1" ‖ model CID ‖ input hash)
-//!  sᵢ  = SHA-256("ogn-state-v1" ‖ sᵢ₋₁ ‖ leafᵢ)        i = 0 … n-1   (leafᵢ: runtime step i's outputs)
-//!  sₙ  = SHA-256("ogn-state-v1" ‖ sₙ₋₁ ‖ output hash)   the delivered outputs, canonically encoded
-//!  root = SHA-256("ogn-root-v1" ‖ count:u64 ‖ Merkle root over s₀ … sₙ, padded with zeros to 2ᵏ)
+//!  Kⱼ  = SHA-256("ogn-cut-v1" ‖ cⱼ:u64 ‖ count:u32 ‖ (step:u32 ‖ leaf) for each live step, ascending)
+//!  sⱼ  = SHA-256("ogn-state-v1" ‖ sⱼ₋₁ ‖ Kⱼ)             j = 0 … m-1   (m cuts)
+//!  sₘ  = SHA-256("ogn-state-v1" ‖ sₘ₋₁ ‖ output hash)    the delivered outputs, canonically encoded
+//!  root = SHA-256("ogn-root-v1" ‖ count:u64 ‖ Merkle root over s₀ … sₘ, padded with zeros to 2ᵏ)
 //! ```
-//! Chaining makes agreement monotone: two parties that agree on sₘ agree on every leaf up to m (or one
-//! found a SHA-256 collision), which is what lets the dispute game bisect over positions. The Merkle tree
-//! lets a party reveal one state with a logarithmic proof that binds it to the root it signed.
+//! (`leaf` is `ogn_runtime`'s BLAKE3 leaf of a step's outputs.) Chaining makes agreement monotone: two
+//! parties that agree on sⱼ agree on every cut up to j (or one found a SHA-256 collision), which is what
+//! lets the dispute game bisect over positions. The Merkle tree lets a party reveal one state with a
+//! logarithmic proof that binds it to the root it signed. Only the live steps' outputs are hashed while
+//! running: the leaves of the other steps are computed when a dispute asks for them.
 
 use alloy::primitives::B256;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use ogn_runtime::{Cut, CutLayout};
 use ogn_types::ModelCid;
 
 fn sha(parts: &[&[u8]]) -> B256 {
@@ -32,6 +39,36 @@ pub fn genesis_state(model: &ModelCid, input_hash: B256) -> B256 {
 /// The state after absorbing `leaf`.
 pub fn next_state(previous: B256, leaf: B256) -> B256 {
     sha(&[b"ogn-state-v1", previous.as_slice(), leaf.as_slice()])
+}
+
+/// The leaf of `cut`, given the leaves of its live steps in the cut's order.
+pub fn cut_leaf(cut: &Cut, live_leaves: &[B256]) -> B256 {
+    let mut h = Sha256::new();
+    h.update(b"ogn-cut-v1");
+    h.update((cut.after as u64).to_be_bytes());
+    h.update((cut.live.len() as u32).to_be_bytes());
+    for (step, leaf) in cut.live.iter().zip(live_leaves) {
+        h.update(step.to_be_bytes());
+        h.update(leaf);
+    }
+    B256::from(<[u8; 32]>::from(h.finalize()))
+}
+
+/// The leaves of `layout`'s cuts from a run's step leaves (`None`: not hashed); `None` when a live
+/// step's leaf is missing.
+pub fn cut_leaves(layout: &CutLayout, leaves: &[Option<B256>]) -> Option<Vec<B256>> {
+    layout
+        .cuts
+        .iter()
+        .map(|cut| {
+            let live = cut
+                .live
+                .iter()
+                .map(|s| leaves.get(*s as usize).copied().flatten())
+                .collect::<Option<Vec<B256>>>()?;
+            Some(cut_leaf(cut, &live))
+        })
+        .collect()
 }
 
 /// Chains `genesis` through `leaves` and the output hash: `leaves.len() + 1` states.

@@ -1,28 +1,36 @@
 //! The dispute game: two parties that committed to different runs of the same job narrow their disagreement
 //! to one step in O(log n) rounds; the referee (validators) re-executes that one step and decides.
 //!
+//! A commitment covers the m cuts of the job's [`CutLayout`] and the output (see [`crate::commitment`]):
+//! states s₀ … sₘ over cut leaves, sₘ absorbing the output hash.
 //! ```text
-//!  open ─► counts differ? ── the side whose count is not the plan's loses
+//!  open ─► counts differ? ── the side whose count is not the layout's loses
 //!    │
-//!    ▼  DESCEND (≤ log₂ n rounds): both reveal the children of the node where their trees differ;
+//!    ▼  DESCEND (≤ log₂ m rounds): both reveal the children of the node where their trees differ;
 //!    │  each reveal must hash to the party's node (the root via its domain-separated finish).
 //!    │  Follow the first differing child ─► a position d whose states differ.
-//!    ▼  BISECT (≤ log₂ n rounds) over [−1 = genesis (agreed), d (differs)]: both open the middle
+//!    ▼  BISECT (≤ log₂ m rounds) over [−1 = genesis (agreed), d (differs)]: both open the middle
 //!    │  state (Merkle proof against their own root); equal ─► lo = mid, else hi = mid.
-//!    ▼  ONE STEP at i = lo + 1: anyone submits the leaves from the step's earliest input f to i−1, the
-//!       values of the inputs, and the state before f; they must chain to the agreed state sᵢ₋₁ (so they
-//!       are the honest run's values, or SHA-256 has a collision). The referee re-executes step i alone
-//!       from those values (the output state: hashes the outputs), computes the true sᵢ, and every side
-//!       whose sᵢ differs loses.
+//!    ▼  SEGMENT at d = lo + 1 (one round): both reveal the leaves of the previous cut's live steps (they
+//!    │  must chain to the agreed state sᵈ⁻¹) and of every step of segment d (for d < m they must give
+//!    │  the side's own sᵈ through cut d's leaf). The first step i whose two leaves differ is disputed.
+//!    │  (d = m and no leaf differs: the output state itself is disputed.)
+//!    ▼  ONE STEP at i: anyone submits the values of the step's inputs; each must hash to a leaf agreed
+//!       above (a live step of the previous cut, or an earlier step of the segment), so they are the
+//!       honest run's values or BLAKE3/SHA-256 has a collision. The referee re-executes step i alone from
+//!       them, and every side whose leaf differs loses (for the output state: the referee recomputes
+//!       the output hash, and every side whose sₘ differs loses).
 //! ```
 //! A side that has not answered a round when its deadline passes loses (both, if both are silent); a
-//! malformed answer is refused and the side may answer again before the deadline.
+//! malformed answer is refused and the side may answer again before the deadline. Every input a step
+//! after a cut starts from is live at that cut (the layout's definition), which is why a segment's
+//! leaves never have to be committed in advance: only the cuts are hashed while running.
 
 use alloy::primitives::B256;
-use ogn_runtime::{LayerValue, LayerWitness};
+use ogn_runtime::{CutLayout, LayerValue, LayerWitness};
 use serde::{Deserialize, Serialize};
 
-use crate::commitment::{LayerCommitment, Opening, StateTree, next_state};
+use crate::commitment::{LayerCommitment, Opening, StateTree, cut_leaf, next_state};
 
 /// The two parties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,9 +66,14 @@ pub enum Query {
         /// Position.
         index: u64,
     },
-    /// Anyone: a [`StepProof`] for state `index`.
+    /// Reveal the leaves of the segment that ends at state `position` ([`SegmentProof`]).
+    Segment {
+        /// Position of the first differing state.
+        position: u64,
+    },
+    /// Anyone: a [`StepProof`] for runtime step `index` (the plan's step count: the output state).
     Step {
-        /// Position of the state to re-execute.
+        /// The step to re-execute.
         index: u64,
     },
 }
@@ -78,36 +91,60 @@ pub enum Answer {
     },
     /// A state with its Merkle path.
     State(Opening),
+    /// The leaves of a segment.
+    Segment(SegmentProof),
     /// The inputs of the step to re-execute.
     Step(StepProof),
 }
 
-/// The inputs of step `i`, tied to the agreed state `sᵢ₋₁`.
+/// The leaves around segment `d`: what the agreed state `sᵈ⁻¹` commits to, and the segment's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentProof {
+    /// The state before the previous cut's (`sᵈ⁻²`, the genesis state when d ≤ 1).
+    pub before_state: B256,
+    /// Leaves of the previous cut's live steps, in the layout's order (none when d = 0).
+    pub before: Vec<B256>,
+    /// Leaves of every step of segment `d`, in order.
+    pub leaves: Vec<B256>,
+}
+
+/// The inputs of the step to re-execute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProof {
-    /// First position whose leaf is given (`f`).
-    pub from: u64,
-    /// The state before `f` (`s_{f−1}`, or the genesis state when `f = 0`).
-    pub start: B256,
-    /// Leaves `f … i−1`.
-    pub leaves: Vec<B256>,
-    /// Output values of the input steps (each within `f … i−1`).
+    /// Output values of the steps it starts from (each with an agreed leaf).
     pub witness: LayerWitness,
 }
 
 /// What a party needs to answer every query about its run.
 #[derive(Debug, Clone)]
 pub struct RunEvidence {
+    /// Where the run commits.
+    pub layout: CutLayout,
     /// The tree over its states.
     pub tree: StateTree,
-    /// Its leaves (one per runtime step; the output hash is not among them).
-    pub leaves: Vec<B256>,
+    /// Per runtime step, its leaf where known: the cuts' live steps at least, every step once
+    /// [`RunEvidence::complete`]d (the output hash is not among them).
+    pub leaves: Vec<Option<B256>>,
     /// The genesis state.
     pub genesis: B256,
 }
 
 impl RunEvidence {
-    /// The answer an honest holder of this run gives to `query` (`witness` supplies step inputs).
+    /// Whether every step's leaf is known (what answering a [`Query::Segment`] needs).
+    pub fn is_complete(&self) -> bool {
+        self.leaves.iter().all(Option::is_some)
+    }
+
+    /// Fills in the leaves not hashed while running, from a full trace of the same run
+    /// (`ogn_runtime::Runtime::run_traced`); leaves already known are kept.
+    pub fn complete(&mut self, all: &[[u8; 32]]) {
+        for (known, leaf) in self.leaves.iter_mut().zip(all) {
+            known.get_or_insert(B256::from(*leaf));
+        }
+    }
+
+    /// The answer an honest holder of this run gives to `query` (`witness` supplies step inputs); `None`
+    /// for a segment whose leaves are not all known yet.
     pub fn answer(
         &self,
         query: Query,
@@ -119,19 +156,33 @@ impl RunEvidence {
                 Some(Answer::Children { left, right })
             }
             Query::State { index } => self.tree.open(index).map(Answer::State),
-            Query::Step { index } => {
-                let witness = witness(index)?;
-                let from = witness.steps.iter().map(|(s, _)| *s as u64).min().unwrap_or(index);
-                let start =
-                    if from == 0 { self.genesis } else { self.tree.states()[(from - 1) as usize] };
-                let leaves = self.leaves.get(from as usize..index as usize)?.to_vec();
-                Some(Answer::Step(StepProof { from, start, leaves, witness }))
+            Query::Segment { position } => {
+                let d = usize::try_from(position).ok()?;
+                let range = self.layout.segment(d)?;
+                let before_state =
+                    if d >= 2 { *self.tree.states().get(d - 2)? } else { self.genesis };
+                let before = match d.checked_sub(1) {
+                    None => Vec::new(),
+                    Some(p) => self.layout.cuts[p]
+                        .live
+                        .iter()
+                        .map(|s| self.leaves.get(*s as usize).copied().flatten())
+                        .collect::<Option<_>>()?,
+                };
+                let leaves = self
+                    .leaves
+                    .get(range.start as usize..range.end as usize)?
+                    .iter()
+                    .copied()
+                    .collect::<Option<_>>()?;
+                Some(Answer::Segment(SegmentProof { before_state, before, leaves }))
             }
+            Query::Step { index } => Some(Answer::Step(StepProof { witness: witness(index)? })),
         }
     }
 }
 
-/// The witness an honest party gives for state `index` of a run with `steps` runtime steps: the values
+/// The witness an honest party gives for runtime step `index` of a run with `steps` steps: the values
 /// re-executing that step starts from, or none for the output state (the referee recomputes the outputs).
 pub fn step_witness(
     runtime: &ogn_runtime::Runtime,
@@ -149,10 +200,8 @@ pub fn step_witness(
 
 /// Re-executes one step for the game.
 pub trait Referee {
-    /// The number of states the job's plan has (steps + 1).
-    fn state_count(&self) -> u64;
-    /// Leaf of state `index`: runtime step `index` re-executed from `witness`, or the output hash for the
-    /// last state.
+    /// Leaf of runtime step `index` re-executed from `witness`, or the output hash when `index` is the
+    /// plan's step count.
     fn leaf(&self, index: u64, witness: &LayerWitness) -> Result<B256, String>;
 }
 
@@ -170,7 +219,7 @@ pub struct Verdict {
     pub losers: Vec<Side>,
     /// Why, in words.
     pub reason: String,
-    /// The state position re-executed, when it came to that.
+    /// The runtime step re-executed (the step count: the output state), when it came to that.
     pub step: Option<u64>,
     /// Rounds played.
     pub rounds: u32,
@@ -178,9 +227,31 @@ pub struct Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Phase {
-    Descend { level: u32, index: u64, nodes: [Option<B256>; 2] },
-    Bisect { lo: Option<u64>, lo_state: B256, hi: u64, claims: [B256; 2], mid: u64 },
-    OneStep { index: u64, agreed: B256, claims: [B256; 2] },
+    Descend {
+        level: u32,
+        index: u64,
+        nodes: [Option<B256>; 2],
+    },
+    Bisect {
+        lo: Option<u64>,
+        lo_state: B256,
+        hi: u64,
+        claims: [B256; 2],
+        mid: u64,
+    },
+    Segment {
+        position: u64,
+        agreed: B256,
+        claims: [B256; 2],
+    },
+    /// `claims` are the two leaves of step `index`, or the two output states (`agreed` then the state
+    /// before it); `known` the agreed leaves a witness may use.
+    OneStep {
+        index: u64,
+        agreed: B256,
+        known: Vec<(u32, B256)>,
+        claims: [B256; 2],
+    },
     Decided(Verdict),
 }
 
@@ -209,6 +280,7 @@ pub enum DisputeError {
 pub struct Dispute {
     commitments: [LayerCommitment; 2],
     genesis: B256,
+    layout: CutLayout,
     params: DisputeParams,
     phase: Phase,
     answers: [Option<Answer>; 2],
@@ -217,18 +289,20 @@ pub struct Dispute {
 }
 
 impl Dispute {
-    /// Opens a dispute between `operator` and `challenger` over a job with `expected_count` states.
+    /// Opens a dispute between `operator` and `challenger` over a job with cut layout `layout`.
     pub fn open(
         operator: LayerCommitment,
         challenger: LayerCommitment,
         genesis: B256,
-        expected_count: u64,
+        layout: CutLayout,
         now: u64,
         params: DisputeParams,
     ) -> Result<Self, DisputeError> {
         if operator == challenger {
             return Err(DisputeError::NoDisagreement);
         }
+        layout.validate().map_err(DisputeError::Refused)?;
+        let expected_count = layout.count();
         let commitments = [operator, challenger];
         let wrong: Vec<Side> = Side::BOTH
             .into_iter()
@@ -238,7 +312,7 @@ impl Dispute {
             Phase::Decided(Verdict {
                 losers: wrong,
                 reason: format!(
-                    "the plan has {expected_count} states; a commitment counts otherwise"
+                    "the layout has {expected_count} states; a commitment counts otherwise"
                 ),
                 step: None,
                 rounds: 0,
@@ -253,6 +327,7 @@ impl Dispute {
         Ok(Self {
             commitments,
             genesis,
+            layout,
             params,
             phase,
             answers: [None, None],
@@ -268,6 +343,7 @@ impl Dispute {
                 Some(Query::Children { level: *level, index: *index })
             }
             Phase::Bisect { mid, .. } => Some(Query::State { index: *mid }),
+            Phase::Segment { position, .. } => Some(Query::Segment { position: *position }),
             Phase::OneStep { index, .. } => Some(Query::Step { index: *index }),
             Phase::Decided(_) => None,
         }
@@ -289,7 +365,9 @@ impl Dispute {
     /// Whether `side` still owes an answer this round.
     pub fn awaits(&self, side: Side) -> bool {
         match self.phase {
-            Phase::Descend { .. } | Phase::Bisect { .. } => self.answers[side.ix()].is_none(),
+            Phase::Descend { .. } | Phase::Bisect { .. } | Phase::Segment { .. } => {
+                self.answers[side.ix()].is_none()
+            }
             Phase::OneStep { .. } => true,
             Phase::Decided(_) => false,
         }
@@ -354,9 +432,14 @@ impl Dispute {
                     return refuse("opening is not of the asked state under the side's root");
                 }
             }
-            (Phase::OneStep { index, agreed, claims }, Answer::Step(proof)) => {
+            (Phase::Segment { position, agreed, claims }, Answer::Segment(proof)) => {
+                self.check_segment(*position, *agreed, claims[side.ix()], proof)
+                    .map_err(|why| DisputeError::Refused(why.into()))?;
+            }
+            (Phase::OneStep { index, agreed, known, claims }, Answer::Step(proof)) => {
                 let (index, agreed, claims) = (*index, *agreed, *claims);
-                return self.one_step(index, agreed, claims, proof, referee);
+                let known = known.clone();
+                return self.one_step(index, agreed, &known, claims, proof, referee);
             }
             _ => return refuse("answer does not fit the question"),
         }
@@ -413,7 +496,94 @@ impl Dispute {
                     self.bisect_or_step(lo, lo_state, mid, [a.state, b.state], now);
                 }
             }
+            (
+                Phase::Segment { position, agreed, claims },
+                Answer::Segment(a),
+                Answer::Segment(b),
+            ) => self.after_segment(position, agreed, claims, &a, &b, now),
             _ => self.decide(vec![], "inconsistent round".into(), None),
+        }
+    }
+
+    /// Whether `proof` is a side's consistent answer for segment `position`: its earlier cut chains to
+    /// the agreed state, and (before the output state) its leaves give the side's own state.
+    fn check_segment(
+        &self,
+        position: u64,
+        agreed: B256,
+        claim: B256,
+        proof: &SegmentProof,
+    ) -> Result<(), &'static str> {
+        let d = position as usize;
+        let range = self.layout.segment(d).ok_or("no such segment")?;
+        if proof.leaves.len() != range.len() {
+            return Err("the leaves must cover the segment's steps");
+        }
+        let previous = d.checked_sub(1).map(|p| &self.layout.cuts[p]);
+        let chains = match previous {
+            None => proof.before.is_empty(),
+            Some(cut) => {
+                proof.before.len() == cut.live.len()
+                    && next_state(proof.before_state, cut_leaf(cut, &proof.before)) == agreed
+            }
+        };
+        if !chains {
+            return Err("the earlier cut's leaves do not chain to the agreed state");
+        }
+        if let Some(cut) = self.layout.cuts.get(d) {
+            let mut live = Vec::with_capacity(cut.live.len());
+            for s in &cut.live {
+                let leaf = if *s >= range.start {
+                    proof.leaves[(*s - range.start) as usize]
+                } else {
+                    let at = previous.and_then(|p| p.live.binary_search(s).ok());
+                    proof.before[at.ok_or("a live step is in no earlier cut")?]
+                };
+                live.push(leaf);
+            }
+            if next_state(agreed, cut_leaf(cut, &live)) != claim {
+                return Err("the segment's leaves do not give the side's state");
+            }
+        }
+        Ok(())
+    }
+
+    /// Both segments are in: dispute their first differing step, or the output state.
+    fn after_segment(
+        &mut self,
+        position: u64,
+        agreed: B256,
+        claims: [B256; 2],
+        a: &SegmentProof,
+        b: &SegmentProof,
+        now: u64,
+    ) {
+        let d = position as usize;
+        let Some(range) = self.layout.segment(d) else {
+            return self.decide(vec![], "inconsistent round".into(), None);
+        };
+        match a.leaves.iter().zip(&b.leaves).position(|(x, y)| x != y) {
+            Some(i) => {
+                let mut known: Vec<(u32, B256)> = match d.checked_sub(1) {
+                    Some(p) => {
+                        self.layout.cuts[p].live.iter().copied().zip(a.before.clone()).collect()
+                    }
+                    None => Vec::new(),
+                };
+                known.extend((range.start..).zip(a.leaves[..i].iter().copied()));
+                let index = u64::from(range.start) + i as u64;
+                let claims = [a.leaves[i], b.leaves[i]];
+                self.next_round(Phase::OneStep { index, agreed: B256::ZERO, known, claims }, now);
+            }
+            None if d == self.layout.cuts.len() => {
+                let index = u64::from(self.layout.steps);
+                self.next_round(Phase::OneStep { index, agreed, known: vec![], claims }, now);
+            }
+            None => self.decide(
+                vec![],
+                "equal segments, different states (hash collision?)".into(),
+                None,
+            ),
         }
     }
 
@@ -427,7 +597,7 @@ impl Dispute {
     ) {
         let next = lo.map_or(0, |l| l + 1);
         if next >= hi {
-            self.next_round(Phase::OneStep { index: hi, agreed: lo_state, claims }, now);
+            self.next_round(Phase::Segment { position: hi, agreed: lo_state, claims }, now);
         } else {
             let mid = next + (hi - next) / 2;
             self.next_round(Phase::Bisect { lo, lo_state, hi, claims, mid }, now);
@@ -438,27 +608,17 @@ impl Dispute {
         &mut self,
         index: u64,
         agreed: B256,
+        known: &[(u32, B256)],
         claims: [B256; 2],
         proof: &StepProof,
         referee: &dyn Referee,
     ) -> Result<(), DisputeError> {
         let refuse = |why: String| Err(DisputeError::Refused(why));
-        if proof.from > index || proof.leaves.len() as u64 != index - proof.from {
-            return refuse(format!("leaves must cover positions {}..{index}", proof.from));
-        }
-        if proof.from == 0 && proof.start != self.genesis {
-            return refuse("a proof from position 0 must start at the genesis state".into());
-        }
-        let chained = proof.leaves.iter().fold(proof.start, |s, leaf| next_state(s, *leaf));
-        if chained != agreed {
-            return refuse("leaves do not chain to the agreed state".into());
-        }
         for (step, values) in &proof.witness.steps {
-            let step = *step as u64;
-            if step < proof.from || step >= index {
-                return refuse(format!("witness step {step} outside {}..{index}", proof.from));
-            }
-            if B256::from(LayerValue::leaf(values)) != proof.leaves[(step - proof.from) as usize] {
+            let Some((_, leaf)) = known.iter().find(|(s, _)| *s as usize == *step) else {
+                return refuse(format!("witness step {step} has no agreed leaf"));
+            };
+            if B256::from(LayerValue::leaf(values)) != *leaf {
                 return refuse(format!("witness step {step} does not hash to its leaf"));
             }
         }
@@ -466,13 +626,14 @@ impl Dispute {
             Ok(leaf) => leaf,
             Err(e) => return refuse(format!("re-execution: {e}")),
         };
-        let truth = next_state(agreed, leaf);
+        let output = index == u64::from(self.layout.steps);
+        let truth = if output { next_state(agreed, leaf) } else { leaf };
         let losers: Vec<Side> =
             Side::BOTH.into_iter().filter(|s| claims[s.ix()] != truth).collect();
         let reason = match losers.as_slice() {
-            [Side::Operator] => "the operator's state differs from the re-executed step",
-            [Side::Challenger] => "the challenger's state differs from the re-executed step",
-            _ => "both states differ from the re-executed step",
+            [Side::Operator] => "the operator's leaf differs from the re-executed step",
+            [Side::Challenger] => "the challenger's leaf differs from the re-executed step",
+            _ => "both leaves differ from the re-executed step",
         };
         self.rounds += 1;
         self.decide(losers, reason.into(), Some(index));

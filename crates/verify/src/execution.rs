@@ -1,10 +1,10 @@
 //! Running a job with evidence, and the referee that re-executes one step of it.
 
 use alloy::primitives::B256;
-use ogn_runtime::{LayerWitness, Model, Runtime, RuntimeError};
+use ogn_runtime::{CutLayout, LayerWitness, Model, Runtime, RuntimeError};
 use ogn_types::{Tensor, canonical};
 
-use crate::commitment::{LayerCommitment, StateTree, chain_states, genesis_state};
+use crate::commitment::{LayerCommitment, StateTree, chain_states, cut_leaves, genesis_state};
 use crate::dispute::{Referee, RunEvidence};
 use crate::receipt::{Statement, tensors_hash};
 
@@ -45,18 +45,23 @@ impl Execution {
         }
     }
 
-    /// Evidence for a run whose leaves or output hash are already known (also how a cheater builds a
-    /// consistent-looking commitment over altered values).
+    /// Evidence for a run whose step leaves (at least the live steps of `layout`'s cuts) and output hash
+    /// are known (also how a cheater builds a consistent-looking commitment over altered values); `None`
+    /// when `leaves` does not fit the layout.
     pub fn evidence_for(
         model: &Model,
         input_hash: B256,
-        leaves: Vec<B256>,
+        layout: CutLayout,
+        leaves: Vec<Option<B256>>,
         output_hash: B256,
-    ) -> RunEvidence {
+    ) -> Option<RunEvidence> {
+        if leaves.len() != layout.steps as usize {
+            return None;
+        }
         let genesis = genesis_state(model.cid(), input_hash);
-        let raw: Vec<[u8; 32]> = leaves.iter().map(|l| l.0).collect();
-        let tree = StateTree::new(chain_states(genesis, &raw, output_hash));
-        RunEvidence { tree, leaves, genesis }
+        let cuts: Vec<[u8; 32]> = cut_leaves(&layout, &leaves)?.iter().map(|l| l.0).collect();
+        let tree = StateTree::new(chain_states(genesis, &cuts, output_hash));
+        Some(RunEvidence { layout, tree, leaves, genesis })
     }
 }
 
@@ -85,7 +90,8 @@ fn both<A: Send, B: Send>(
     })
 }
 
-/// Runs `model` on `inputs` with per-layer evidence.
+/// Runs `model` on `inputs` with per-layer evidence: the leaves of the live steps of the plan's cuts
+/// (the other steps' leaves are computed if a dispute asks for them, [`RunEvidence::complete`]).
 ///
 /// The input hash (keccak over the canonical encoding, as costly per byte as the layer leaves) is
 /// computed beside the run, and the output hash beside the result id, when the tensors are large.
@@ -94,10 +100,11 @@ pub fn execute(
     model: &Model,
     inputs: &[Tensor],
 ) -> Result<Execution, RuntimeError> {
+    let layout = runtime.cut_layout(model, inputs)?;
     let (input_hash, trace) = both(
         elements(inputs) >= PARALLEL_HASH_ELEMENTS,
         || tensors_hash(inputs),
-        || runtime.run_traced(model, inputs),
+        || runtime.run_checkpointed(model, inputs, &layout),
     );
     let trace = trace?;
     let (output_hash, result_id) = both(
@@ -105,8 +112,9 @@ pub fn execute(
         || tensors_hash(&trace.outputs),
         || canonical::result_id(model.cid(), inputs, &trace.outputs, runtime.engine_id()),
     );
-    let leaves: Vec<B256> = trace.leaves.iter().map(|l| B256::from(*l)).collect();
-    let evidence = Execution::evidence_for(model, input_hash, leaves, output_hash);
+    let leaves: Vec<Option<B256>> = trace.leaves.iter().map(|l| l.map(B256::from)).collect();
+    let evidence = Execution::evidence_for(model, input_hash, layout, leaves, output_hash)
+        .ok_or_else(|| RuntimeError::Execution { reason: "a live step was not hashed".into() })?;
     Ok(Execution {
         outputs: trace.outputs,
         input_hash,
@@ -122,26 +130,29 @@ pub struct RuntimeReferee<'a> {
     runtime: &'a Runtime,
     model: &'a Model,
     inputs: &'a [Tensor],
+    layout: CutLayout,
     steps: u64,
 }
 
 impl<'a> RuntimeReferee<'a> {
-    /// A referee for `model` on `inputs` (prepares the plan to count its steps).
+    /// A referee for `model` on `inputs` (prepares the plan to derive its cut layout).
     pub fn new(
         runtime: &'a Runtime,
         model: &'a Model,
         inputs: &'a [Tensor],
     ) -> Result<Self, RuntimeError> {
-        let steps = runtime.step_count(model, inputs)? as u64;
-        Ok(Self { runtime, model, inputs, steps })
+        let layout = runtime.cut_layout(model, inputs)?;
+        let steps = u64::from(layout.steps);
+        Ok(Self { runtime, model, inputs, layout, steps })
+    }
+
+    /// The job's cut layout.
+    pub fn layout(&self) -> &CutLayout {
+        &self.layout
     }
 }
 
 impl Referee for RuntimeReferee<'_> {
-    fn state_count(&self) -> u64 {
-        self.steps + 1
-    }
-
     fn leaf(&self, index: u64, witness: &LayerWitness) -> Result<B256, String> {
         if index < self.steps {
             let leaf = self
@@ -188,7 +199,10 @@ mod tests {
         let id = canonical::result_id(model.cid(), &inputs, &exec.outputs, runtime.engine_id());
         assert_eq!(exec.result_id, id);
         let trace = runtime.run_traced(&model, &inputs).unwrap();
-        let leaves: Vec<B256> = trace.leaves.iter().map(|l| B256::from(*l)).collect();
-        assert_eq!(exec.evidence.leaves, leaves);
+        let hashed = exec.evidence.layout.hashed_steps();
+        assert!(hashed.iter().any(|h| *h), "the classifier has cuts");
+        for (s, leaf) in exec.evidence.leaves.iter().enumerate() {
+            assert_eq!(*leaf, hashed[s].then(|| B256::from(trace.leaves[s])), "step {s}");
+        }
     }
 }

@@ -2,17 +2,19 @@
 //! disagreement is settled and punished.
 //!
 //! # Brief overview
-//! - [`commitment`]: per-layer commitments. A run's leaves (BLAKE3 of each plan step's outputs, from
-//!   [`ogn_runtime::Runtime::run_traced`]) are chained into states `sᵢ = H(sᵢ₋₁ ‖ leafᵢ)`, the last one
-//!   absorbing the output hash; a Merkle root over the states is what the operator signs.
+//! - [`commitment`]: per-layer commitments. A run hashes the outputs of the steps live at the cuts of its
+//!   plan's [`ogn_runtime::CutLayout`] (BLAKE3 leaves, [`ogn_runtime::Runtime::run_checkpointed`]); the
+//!   cut leaves are chained into states `sⱼ = H(sⱼ₋₁ ‖ Kⱼ)`, the last one absorbing the output hash; a
+//!   Merkle root over the states is what the operator signs.
 //! - [`mode`]: VANILLA / SAMPLING / REPLICAS for operator jobs (OpenGradient's ZKML byte is served by the
 //!   chain's precompile with ogn-zk proofs, TEE refused), and their one-byte encoding.
 //! - [`guarantee`]: the priced guarantee quoted for each job (the sampling probability that makes cheating
 //!   lose money in expectation, the catch probability of k replicas, the bond locked, the price).
 //! - [`assign`]: assignment of jobs to operators from a beacon drawn after the job is committed, weighted
 //!   by free bond, excluding jailed operators and operators without the model.
-//! - [`dispute`]: the bisection game (tree descent to a differing state, bisection to the first step whose
-//!   state differs, re-execution of that one step by the referee); timeouts lose.
+//! - [`dispute`]: the bisection game (tree descent to a differing state, bisection to the first differing
+//!   cut, the segment's leaves revealed and compared, re-execution of the first differing step by the
+//!   referee); timeouts lose.
 //! - [`verifier`]: sealed verdicts (commit before reveal), so that verifiers drawn together cannot copy each
 //!   other; decoy jobs with known-wrong results catch verifiers that approve without running.
 //! - [`receipt`]: the receipt format (JSON and ABI), signed attestations, offline checks.

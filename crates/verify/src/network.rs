@@ -401,7 +401,6 @@ impl<'r> Network<'r> {
         op_commitment: LayerCommitment,
         ch_commitment: LayerCommitment,
     ) -> Result<DisputeRecord, NetworkError> {
-        use crate::dispute::Referee;
         let mut now = self.ledger.height();
         let parties = [operator, challenger];
         let slots = [self.index_of(operator.0), self.index_of(challenger.0)];
@@ -414,7 +413,7 @@ impl<'r> Network<'r> {
                 op_commitment,
                 ch_commitment,
                 genesis,
-                referee.state_count(),
+                referee.layout().clone(),
                 now,
                 self.params.dispute,
             )

@@ -537,8 +537,9 @@ mod tests {
             result_id: canonical::result_id(&model, &inputs, &outputs, "engine"),
             engine_id: "engine".into(),
             evidence: RunEvidence {
+                layout: ogn_runtime::CutLayout { steps: 2, cuts: vec![] },
                 tree: StateTree::new(states),
-                leaves: vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+                leaves: vec![Some(B256::repeat_byte(1)), Some(B256::repeat_byte(2))],
                 genesis: B256::ZERO,
             },
         };

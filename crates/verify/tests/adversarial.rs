@@ -63,9 +63,18 @@ impl Actor {
         B256::from(b)
     }
 
-    fn claim(&self, job: &Job, exec: &Execution, leaves: Vec<B256>, outputs: &[Tensor]) -> Claim {
+    fn claim(
+        &self,
+        job: &Job,
+        exec: &Execution,
+        leaves: Vec<Option<B256>>,
+        outputs: &[Tensor],
+    ) -> Claim {
         let output_hash = tensors_hash(outputs);
-        let evidence = Execution::evidence_for(&job.model, exec.input_hash, leaves, output_hash);
+        let layout = exec.evidence.layout.clone();
+        let evidence =
+            Execution::evidence_for(&job.model, exec.input_hash, layout, leaves, output_hash)
+                .expect("leaves fit the layout");
         let statement = ogn_verify::Statement {
             output_hash,
             result_id: canonical::result_id(job.model.cid(), &job.inputs, outputs, &exec.engine_id),
@@ -74,6 +83,12 @@ impl Actor {
         };
         Claim { attestation: statement.sign(&self.signer), evidence }
     }
+}
+
+/// Every step's leaf, from a full trace.
+fn full_leaves(runtime: &Runtime, job: &Job) -> Vec<Option<B256>> {
+    let trace = runtime.run_traced(&job.model, &job.inputs).expect("fixture runs");
+    trace.leaves.iter().map(|l| Some(B256::from(*l))).collect()
 }
 
 fn perturbed(outputs: &[Tensor]) -> Vec<Tensor> {
@@ -96,7 +111,7 @@ impl Participant for Actor {
         let claim = match self.behavior {
             Behavior::Random | Behavior::SilentInDispute if cheat => {
                 let n = leaves.len();
-                let fake: Vec<B256> = (0..n).map(|_| self.random_b256()).collect();
+                let fake: Vec<Option<B256>> = (0..n).map(|_| Some(self.random_b256())).collect();
                 let mut outputs = exec.outputs.clone();
                 if let TensorData::F32(v) = &mut outputs[0].data {
                     v.iter_mut().for_each(|x| *x = (splitmix(&mut self.rng) % 1000) as f32);
@@ -107,9 +122,14 @@ impl Participant for Actor {
             // Colluders agree on one wrong result (the same deterministic perturbation), as if they shared it.
             Behavior::Colluder => self.claim(job, &exec, leaves, &perturbed(&exec.outputs)),
             Behavior::WrongCommitment if cheat => {
-                let mut fake = leaves;
-                let k = (splitmix(&mut self.rng) as usize) % fake.len();
-                fake[k] = self.random_b256();
+                // A wrong leaf among the ones the commitment binds (without cuts: any step, which
+                // leaves the commitment as it was and is no cheat).
+                let mut fake = full_leaves(runtime, job);
+                let hashed: Vec<usize> = (0..fake.len()).filter(|s| leaves[*s].is_some()).collect();
+                let pick = splitmix(&mut self.rng) as usize;
+                let k =
+                    if hashed.is_empty() { pick % fake.len() } else { hashed[pick % hashed.len()] };
+                fake[k] = Some(self.random_b256());
                 self.claim(job, &exec, fake, &exec.outputs)
             }
             _ => self.claim(job, &exec, leaves, &exec.outputs),
@@ -134,8 +154,15 @@ impl Participant for Actor {
                 // to build evidence objects; its answer ignores what the run said.)
                 let output_hash = shown.output_hash;
                 let leaves = exec.evidence.leaves.clone();
-                let evidence =
-                    Execution::evidence_for(&job.model, exec.input_hash, leaves, output_hash);
+                let layout = exec.evidence.layout.clone();
+                let evidence = Execution::evidence_for(
+                    &job.model,
+                    exec.input_hash,
+                    layout,
+                    leaves,
+                    output_hash,
+                )
+                .expect("leaves fit the layout");
                 let statement = ogn_verify::Statement {
                     output_hash,
                     result_id: shown.result_id,
@@ -156,7 +183,11 @@ impl Participant for Actor {
         if self.behavior == Behavior::SilentInDispute {
             return None;
         }
-        let (evidence, _) = self.runs.get(&job.id)?;
+        let (evidence, _) = self.runs.get_mut(&job.id)?;
+        if matches!(query, Query::Segment { .. }) && !evidence.is_complete() {
+            // Leaves not hashed while running: computed now, as an operator does when a dispute opens.
+            evidence.complete(&runtime.run_traced(&job.model, &job.inputs).ok()?.leaves);
+        }
         let steps = evidence.leaves.len();
         evidence.answer(query, |index| step_witness(runtime, &job.model, &job.inputs, steps, index))
     }
@@ -185,15 +216,26 @@ struct World {
     runtime: Runtime,
     model: Arc<ogn_runtime::Model>,
     input_name: String,
+    input_shape: Vec<usize>,
 }
 
+/// The MLP 784-128-10 (5 steps: no cuts, its commitment is the output state alone).
 fn world() -> World {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/models/mlp.onnx");
+    world_of("mlp", vec![1, 784])
+}
+
+/// The PP-OCR classifier (233 steps, 7 cuts: disputes descend, bisect and reveal segments).
+fn world_with_cuts() -> World {
+    world_of("ch_ppocr_mobile_v2.0_cls_infer", vec![1, 3, 48, 192])
+}
+
+fn world_of(stem: &str, input_shape: Vec<usize>) -> World {
+    let path = format!("{}/../../fixtures/models/{stem}.onnx", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures");
     let runtime = Runtime::new(RuntimeConfig::default());
     let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
     let input_name = model.info().inputs[0].name.clone();
-    World { runtime, model, input_name }
+    World { runtime, model, input_name, input_shape }
 }
 
 const AUDITOR: Address = Address::repeat_byte(0xad);
@@ -246,15 +288,10 @@ fn network<'r>(
 }
 
 fn job(w: &World, id: u64, mode: Mode, rng: &mut impl Rng) -> Job {
-    let x: Vec<f32> = (0..784).map(|_| (rng.next_u64() % 256) as f32 / 255.0).collect();
-    Job {
-        id,
-        model: w.model.clone(),
-        inputs: vec![Tensor::new(&w.input_name, vec![1, 784], TensorData::F32(x)).unwrap()],
-        mode,
-        value: OPG,
-        requester: REQUESTER,
-    }
+    let n: usize = w.input_shape.iter().product();
+    let x: Vec<f32> = (0..n).map(|_| (rng.next_u64() % 256) as f32 / 255.0).collect();
+    let input = Tensor::new(&w.input_name, w.input_shape.clone(), TensorData::F32(x)).unwrap();
+    Job { id, model: w.model.clone(), inputs: vec![input], mode, value: OPG, requester: REQUESTER }
 }
 
 /// Moves two blocks on and unjails every participant whose term is over (cheaters come back for more).
@@ -272,6 +309,8 @@ struct Tally {
     caught_with_honest: u64,
     honest_slashed: u64,
     slashes: u64,
+    /// Verdicts that re-executed one runtime step (rather than the output state).
+    steps_reexecuted: u64,
 }
 
 /// Every slash paid the challenger exactly its share and burned the rest; returns how many.
@@ -289,9 +328,8 @@ fn check_slash_amounts(record: &ogn_verify::network::JobRecord, p: &Params) -> u
     n
 }
 
-fn run_mixed(seed: u64, jobs: u64) -> Tally {
+fn run_mixed(w: World, seed: u64, jobs: u64) -> Tally {
     deterministic::Runner::seeded(seed).start(|mut ctx| async move {
-        let w = world();
         let big = 1_000_000 * OPG;
         let actors = [
             (Behavior::Honest, 0, big),
@@ -303,9 +341,10 @@ fn run_mixed(seed: u64, jobs: u64) -> Tally {
             (Behavior::SilentInDispute, 1_000_000, big),
         ];
         let (mut net, who) = network(&w, &actors, seed);
+        let steps = w.runtime.step_count(&w.model, &job(&w, 0, Mode::Vanilla, &mut ctx).inputs).unwrap() as u64;
         let honest: BTreeSet<Address> =
             who.iter().filter(|(_, b)| *b == Behavior::Honest).map(|(a, _)| *a).collect();
-        let mut t = Tally { wrong: 0, wrong_with_honest: 0, caught_with_honest: 0, honest_slashed: 0, slashes: 0 };
+        let mut t = Tally { wrong: 0, wrong_with_honest: 0, caught_with_honest: 0, honest_slashed: 0, slashes: 0, steps_reexecuted: 0 };
         for id in 1..=jobs {
             let mode = if id % 2 == 0 { Mode::Replicas { k: 3 } } else { Mode::Sampling { floor_ppm: 50_000 } };
             let job = job(&w, id, mode, &mut ctx);
@@ -315,6 +354,7 @@ fn run_mixed(seed: u64, jobs: u64) -> Tally {
             let record = net.run_job(&job, beacon, draw).expect("job runs");
             t.slashes += check_slash_amounts(&record, net.ledger.params());
             for d in &record.disputes {
+                t.steps_reexecuted += u64::from(d.verdict.step.is_some_and(|s| s < steps));
                 for (a, _) in &d.slashes {
                     if honest.contains(a) {
                         t.honest_slashed += 1;
@@ -362,12 +402,35 @@ fn word(x: u64) -> B256 {
 
 #[test]
 fn replicas_and_disputes_catch_every_wrong_result_when_an_honest_party_takes_part() {
-    let t = run_mixed(7, 4_000);
+    let t = run_mixed(world(), 7, 4_000);
     println!(
         "wrong {} · with an honest party {} · caught {} · slashes {} · honest slashed {}",
         t.wrong, t.wrong_with_honest, t.caught_with_honest, t.slashes, t.honest_slashed
     );
     assert!(t.wrong_with_honest > 500, "too few wrong results to judge: {}", t.wrong_with_honest);
+    assert_eq!(
+        t.caught_with_honest, t.wrong_with_honest,
+        "a wrong result with an honest party survived"
+    );
+    assert_eq!(t.honest_slashed, 0, "an honest party was slashed");
+}
+
+/// The same on a model whose commitment has cuts: wrong leaves anywhere (live at a cut or not), wrong
+/// outputs and silence are all settled by descending, bisecting and revealing a segment.
+#[test]
+fn disputes_over_cut_commitments_catch_every_wrong_result() {
+    let t = run_mixed(world_with_cuts(), 31, 120);
+    println!(
+        "cuts: wrong {} · with an honest party {} · caught {} · slashes {} · honest slashed {} · steps re-executed {}",
+        t.wrong,
+        t.wrong_with_honest,
+        t.caught_with_honest,
+        t.slashes,
+        t.honest_slashed,
+        t.steps_reexecuted
+    );
+    assert!(t.wrong_with_honest > 20, "too few wrong results to judge: {}", t.wrong_with_honest);
+    assert!(t.steps_reexecuted > 10, "disputes reached a step inside a segment");
     assert_eq!(
         t.caught_with_honest, t.wrong_with_honest,
         "a wrong result with an honest party survived"
@@ -445,7 +508,9 @@ fn lazy_verifiers_are_caught_by_decoys_and_colluding_replicas_by_an_honest_one()
             let exec = execute(&w.runtime, &w.model, &job.inputs).unwrap();
             let wrong_outputs = perturbed(&exec.outputs);
             let output_hash = tensors_hash(&wrong_outputs);
-            let evidence = Execution::evidence_for(&job.model, exec.input_hash, exec.evidence.leaves.clone(), output_hash);
+            let layout = exec.evidence.layout.clone();
+            let leaves = exec.evidence.leaves.clone();
+            let evidence = Execution::evidence_for(&job.model, exec.input_hash, layout, leaves, output_hash).unwrap();
             let wrong = ogn_verify::Statement {
                 output_hash,
                 commitment: evidence.tree.commitment(),
