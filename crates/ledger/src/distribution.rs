@@ -290,6 +290,23 @@ impl Ledger {
         sum
     }
 
+    /// [`Ledger::withdraw_rewards`] through a reference from [`Ledger::delegation_ref`] (updated when the
+    /// delegation has moved in the ledger's maps).
+    pub fn withdraw_rewards_ref(
+        &mut self,
+        delegator: Address,
+        r: &mut DelegationRef,
+    ) -> Result<BySource, crate::LedgerError> {
+        let staker = r.staker;
+        let Some(delegation) = delegation_at(&mut self.delegations, delegator, r) else {
+            return Err(crate::LedgerError::NoDelegation { delegator, staker });
+        };
+        let Some(pool) = staker_at(&mut self.stakers, r) else { return Ok(BySource::default()) };
+        let amounts = settle_pair(pool, delegation);
+        self.pay_out(delegator, staker, amounts);
+        Ok(amounts)
+    }
+
     /// [`Ledger::withdraw_rewards_many`] over references from [`Ledger::delegation_ref`]: the same balances,
     /// statistics and events, in the order of `refs`, and `refs` keeps only the delegations that still
     /// exist. A reference whose delegation moved in the ledger's maps is looked up again (and updated).

@@ -364,7 +364,7 @@ fn withdrawal_through_references_is_the_withdrawal_by_address_even_when_they_are
     assert_eq!(l.delegation_value_ref(d, &refs[1]), 0);
 
     let (mut by_addr, mut by_ref) = (l.clone(), l);
-    let stale = refs[0];
+    let (stale, mut gone) = (refs[0], refs[1]);
     let mut stakers = vec![v, op];
     let expected = by_addr.withdraw_rewards_many(d, &mut stakers);
     let got = by_ref.withdraw_rewards_refs(d, &mut refs);
@@ -378,4 +378,16 @@ fn withdrawal_through_references_is_the_withdrawal_by_address_even_when_they_are
     assert_ne!(refs[0], stale);
     assert_eq!(refs[0], by_ref.delegation_ref(d, v).unwrap());
     by_ref.check_invariants().unwrap();
+
+    // One reference at a time: as by address, stale or gone.
+    let (mut one, mut other) = (by_ref.clone(), by_ref);
+    for l in [&mut one, &mut other] {
+        block(l, 7);
+    }
+    let mut r = stale;
+    assert_eq!(one.withdraw_rewards_ref(d, &mut r), other.withdraw_rewards(d, v));
+    assert_eq!(r, refs[0]);
+    assert_eq!(one.withdraw_rewards_ref(d, &mut gone), other.withdraw_rewards(d, op));
+    assert!(one.withdraw_rewards_ref(d, &mut gone).is_err());
+    assert_eq!(one, other);
 }

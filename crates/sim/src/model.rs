@@ -104,6 +104,8 @@ enum OpState {
 #[derive(Debug, Clone)]
 struct Operator {
     addr: Address,
+    /// Its self-bond in the ledger's maps, resolved on first use.
+    own: Option<DelegationRef>,
     cost_factor: f64,
     state: OpState,
     profit_ema: f64,
@@ -219,6 +221,7 @@ impl<'a> Sim<'a> {
             }
             operators.push(Operator {
                 addr: a,
+                own: None,
                 cost_factor: 1.0 - o.cost_spread
                     + 2.0 * o.cost_spread * f64::from(i) / f64::from(o.max_count),
                 state: if active { OpState::Active } else { OpState::Idle },
@@ -321,6 +324,16 @@ impl<'a> Sim<'a> {
         };
         self.pick_buf = cands;
         picked
+    }
+
+    /// Operator `i`'s reference to its self-bond: the one kept (the ledger checks it on use), else resolved
+    /// now; `None` while it has no self-bond.
+    fn own_ref(&mut self, i: usize) -> Option<DelegationRef> {
+        let o = &mut self.operators[i];
+        if o.own.is_none() {
+            o.own = self.ledger.delegation_ref(o.addr, o.addr);
+        }
+        o.own
     }
 
     /// Three verifiers drawn with replacement for one operator's jobs of the day.
@@ -557,7 +570,11 @@ impl<'a> Sim<'a> {
         let mut margins = Vec::new();
         for &i in &serving {
             let op = self.operators[i].clone();
-            let own_bond = to_opg(self.ledger.delegation_value(op.addr, op.addr));
+            let own = self.own_ref(i);
+            let own_bond = to_opg(match &own {
+                Some(r) => self.ledger.delegation_value_ref(op.addr, r),
+                None => self.ledger.delegation_value(op.addr, op.addr),
+            });
             let s_usd = slash_frac * own_bond * self.price + 7.0 * op.profit_ema.max(0.0);
             let g = if op.cartel && cartel_on.is_some() {
                 cartel_on.map_or(0.0, |c| c.gain_usd_per_job)
@@ -663,7 +680,14 @@ impl<'a> Sim<'a> {
                 continue;
             }
             // Refused only when there is no self-bond left: nothing to withdraw then.
-            let _ = self.ledger.withdraw_rewards(a, a);
+            let _ = match self.own_ref(i) {
+                Some(mut r) => {
+                    let out = self.ledger.withdraw_rewards_ref(a, &mut r);
+                    self.operators[i].own = Some(r);
+                    out
+                }
+                None => self.ledger.withdraw_rewards(a, a),
+            };
             let income = self.operators[i].income_opg + to_opg(self.ledger.balance(a));
             let cost =
                 s.operators.cost_usd_per_day * self.operators[i].cost_factor * self.cost_multiplier;
