@@ -117,8 +117,14 @@ impl CutLayout {
 impl Runtime {
     /// The cut layout of `model`'s plan for the shapes of `inputs`.
     pub fn cut_layout(&self, model: &Model, inputs: &[Tensor]) -> Result<CutLayout, RuntimeError> {
-        let (prepared, _) = self.bind(model, inputs)?;
-        layout_of(&prepared.plan)
+        let ordered = crate::engine::bind_inputs(model.info(), inputs)?;
+        let shapes: Vec<Vec<usize>> = ordered.iter().map(|t| t.shape.clone()).collect();
+        let prepared = self.prepare(model, &shapes)?;
+        if let Some(layout) = prepared.layout.get() {
+            return Ok(layout.clone());
+        }
+        let layout = layout_of(&prepared.plan)?;
+        Ok(prepared.layout.get_or_init(|| layout).clone())
     }
 }
 

@@ -88,6 +88,8 @@ impl Model {
 pub struct Prepared {
     pub(crate) plan: Arc<TypedSimplePlan>,
     work: u64,
+    /// The plan's cut layout, derived when first asked (a function of the plan alone).
+    pub(crate) layout: std::sync::OnceLock<crate::CutLayout>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -266,7 +268,7 @@ impl Runtime {
         let options = RunOptions { executor: Some(self.executor.clone()), ..Default::default() };
         let plan =
             TypedSimplePlan::new_with_options(optimized, &options).map_err(|e| rejected(&e))?;
-        Ok(Arc::new(Prepared { plan, work }))
+        Ok(Arc::new(Prepared { plan, work, layout: Default::default() }))
     }
 
     /// Runs `model` on `inputs`, matched to the model's inputs by name. Each input is cast to the model's

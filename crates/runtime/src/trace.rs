@@ -24,10 +24,12 @@
 //! ones (its *frontier*), and a disagreement can never hide in an opaque step.
 //!
 //! # Cost
-//! Hashing reads every byte inference writes: ≈ 0.46 GB for PP-OCR det at 640×640, 0.36 GB once reshapes
-//! reuse their input's digest. BLAKE3 reads ≈ 6 GB/s on one core, so the commitment adds ≈ 36 % to the
-//! CPU time of PP-OCR det or rec inference, and more to models that write much and compute little
-//! (BENCHMARKS.md has the measurements). To keep it off the engine's critical path, a process may start hasher threads ([`set_layer_hashers`], [`HASHERS_ENV`]): payloads
+//! Hashing every step reads every byte inference writes: ≈ 0.46 GB for PP-OCR det at 640×640, 0.36 GB
+//! once reshapes reuse their input's digest. BLAKE3 reads ≈ 6 GB/s on one core, so a full trace
+//! ([`Runtime::run_traced`]) adds ≈ 36 % to the CPU time of PP-OCR det or rec inference. That is why a job
+//! commits only at the cuts of its [`CutLayout`] ([`Runtime::run_checkpointed`]: ≈ 1–2 %, BENCHMARKS.md)
+//! and full traces are left to disputes. To keep hashing off the engine's critical path, a process may
+//! start hasher threads ([`set_layer_hashers`], [`HASHERS_ENV`]): payloads
 //! over [`INLINE_HASH_BYTES`] are then queued for them when fewer wait than there are hashers (the
 //! engine's values are reference-counted and immutable once produced, so a hasher only holds a
 //! reference); otherwise, and always without hashers, the engine's thread hashes them itself right after

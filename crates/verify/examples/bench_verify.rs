@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release -p ogn-verify --example bench_verify -- [RUNS] [MODEL…]` (models: fixture stems).
 //!
-//! Commitment cost is timed in alternating blocks of plain, traced and `execute` runs (each block about
+//! Commitment cost is timed in alternating blocks of plain, committed (cut layout + checkpointed run),
+//! traced and `execute` runs (each block about
 //! 0.3 s), RUNS blocks each: wall time is the median over blocks, CPU time (every thread of the process,
 //! from `/proc/self/stat`, 10 ms ticks) the total over all blocks divided by the runs.
 
@@ -136,7 +137,7 @@ fn main() {
     let runtime = Runtime::new(RuntimeConfig::default());
     println!("engine {}", runtime.engine_id());
     println!(
-        "\n| model | steps | run ms | traced ms | ratio | execute ms | ratio | run CPU ms | traced CPU | ratio | execute CPU | ratio | traced − run µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "\n| model | steps | cuts | run ms | committed ms | ratio | traced ms | ratio | execute ms | ratio | run CPU ms | committed CPU | ratio | traced CPU | ratio | execute CPU | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for stem in &stems {
         let (bytes, inputs) = fixture(stem);
@@ -146,13 +147,20 @@ fn main() {
         let t = Instant::now();
         runtime.run(&model, &inputs).unwrap();
         let per_block = (0.3 / t.elapsed().as_secs_f64()).ceil().max(1.0) as usize;
-        let mut wall = [vec![], vec![], vec![]];
-        let mut cpu = [0.0; 3];
+        let mut wall = [vec![], vec![], vec![], vec![]];
+        let mut cpu = [0.0; 4];
         for _ in 0..runs {
-            // Alternate so that all three see the same machine load.
+            // Alternate so that all four see the same machine load. "committed" is what a job's
+            // commitment costs: the cut layout and a run hashing the steps live at its cuts.
             let timed = [
                 block(per_block, || {
                     std::hint::black_box(runtime.run(&model, &inputs).unwrap());
+                }),
+                block(per_block, || {
+                    let layout = runtime.cut_layout(&model, &inputs).unwrap();
+                    std::hint::black_box(
+                        runtime.run_checkpointed(&model, &inputs, &layout).unwrap(),
+                    );
                 }),
                 block(per_block, || {
                     std::hint::black_box(runtime.run_traced(&model, &inputs).unwrap());
@@ -166,16 +174,18 @@ fn main() {
                 cpu[i] += c / runs as f64;
             }
         }
-        let steps = runtime.step_count(&model, &inputs).unwrap();
-        let [p, l, e] = wall.map(median);
-        let [pc, lc, ec] = cpu;
+        let layout = runtime.cut_layout(&model, &inputs).unwrap();
+        let (steps, cuts) = (layout.steps, layout.cuts.len());
+        let [p, k, l, e] = wall.map(median);
+        let [pc, kc, lc, ec] = cpu;
         println!(
-            "| {stem} | {steps} | {p:.3} | {l:.3} | {:.3} | {e:.3} | {:.3} | {pc:.3} | {lc:.3} | {:.3} | {ec:.3} | {:.3} | {:.0} |",
+            "| {stem} | {steps} | {cuts} | {p:.3} | {k:.3} | {:.3} | {l:.3} | {:.3} | {e:.3} | {:.3} | {pc:.3} | {kc:.3} | {:.3} | {lc:.3} | {:.3} | {ec:.3} | {:.3} |",
+            k / p,
             l / p,
             e / p,
+            kc / pc,
             lc / pc,
             ec / pc,
-            (l - p) * 1e3
         );
     }
 
