@@ -16,7 +16,7 @@ use crate::{
     params::{EmissionSchedule, Params},
     staking::{Delegation, Role, Staker},
     supply::{Pools, Supply},
-    unbonding::{Queue, RedelegationEntry, UnbondingEntry},
+    unbonding::{ByDelegator, Queue, RedelegationEntry, UnbondingEntry},
 };
 
 /// Network-wide running totals, for yield and sustainability metrics.
@@ -65,6 +65,9 @@ pub struct Ledger {
     pub(crate) delegations: AddrMap<AddrMap<Delegation>>,
     pub(crate) unbonding: Queue<UnbondingEntry>,
     pub(crate) redelegations: Queue<RedelegationEntry>,
+    /// Derived from `redelegations`.
+    #[serde(skip)]
+    pub(crate) redelegations_by_delegator: ByDelegator,
     pub(crate) jobs: BTreeMap<u64, JobLock>,
     /// `(expiry_height, job)` of every open job.
     pub(crate) job_expiry: BTreeSet<(u64, u64)>,
@@ -107,6 +110,7 @@ impl Ledger {
             delegations: AddrMap::new(),
             unbonding: Queue::default(),
             redelegations: Queue::default(),
+            redelegations_by_delegator: ByDelegator::default(),
             jobs: BTreeMap::new(),
             job_expiry: BTreeSet::new(),
             lst: LstState::default(),
@@ -154,7 +158,9 @@ impl Ledger {
                 amount: e.balance,
             });
         }
-        self.redelegations.pop_matured(height);
+        for (id, e) in self.redelegations.pop_matured(height) {
+            self.redelegations_by_delegator.remove(e.delegator, id);
+        }
         while let Some(&(expiry, job)) = self.job_expiry.first() {
             if expiry > height {
                 break;

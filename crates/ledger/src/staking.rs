@@ -384,9 +384,15 @@ impl Ledger {
             return Err(LedgerError::RedelegateToSelf(from));
         }
         self.check_accepts_stake(to, delegator)?;
-        // One pass over the open redelegations: any into `from` (transitive), and the count out of it.
+        // One pass over the delegator's open redelegations: any into `from` (transitive), and the count out
+        // of it.
         let (mut transitive, mut open) = (None, 0usize);
-        for e in self.redelegations.entries.values().filter(|e| e.delegator == delegator) {
+        let entries = &self.redelegations.entries;
+        for e in self
+            .redelegations_by_delegator
+            .ids(&self.redelegations, delegator)
+            .map(|id| &entries[&id])
+        {
             if e.to == from {
                 transitive = transitive.max(Some(e.completion_height));
             }
@@ -414,6 +420,7 @@ impl Ledger {
             initial_balance: plan.released,
             shares_dst: shares,
         });
+        self.redelegations_by_delegator.insert(delegator, entry);
         self.emit(Event::Redelegated { delegator, from, to, amount: plan.released, entry });
         Ok(entry)
     }

@@ -111,3 +111,45 @@ impl<T: Matures> Queue<T> {
         out
     }
 }
+
+/// The open redelegations' ids by delegator, so that a redelegation's checks read that delegator's records
+/// instead of every open one. Derived from the ledger's redelegation [`Queue`]: never serialized and not part
+/// of the ledger's equality. It only ever holds ids of open records (added with the record, removed when it
+/// matures), so when it holds as many as the queue it holds all of them; when it holds fewer (a ledger just
+/// deserialized) it is rebuilt before use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ByDelegator(BTreeSet<(Address, u64)>);
+
+impl PartialEq for ByDelegator {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ByDelegator {}
+
+impl ByDelegator {
+    pub(crate) fn insert(&mut self, delegator: Address, id: u64) {
+        self.0.insert((delegator, id));
+    }
+
+    pub(crate) fn remove(&mut self, delegator: Address, id: u64) {
+        self.0.remove(&(delegator, id));
+    }
+
+    /// The ids of `delegator`'s open redelegations in `queue`, in id order.
+    pub(crate) fn ids(
+        &mut self,
+        queue: &Queue<RedelegationEntry>,
+        delegator: Address,
+    ) -> impl Iterator<Item = u64> + '_ {
+        if self.0.len() != queue.entries.len() {
+            self.0 = queue.entries.iter().map(|(&id, e)| (e.delegator, id)).collect();
+        }
+        debug_assert!(
+            self.0.iter().all(|(d, id)| queue.entries.get(id).is_some_and(|e| e.delegator == *d)),
+            "the index holds only open records"
+        );
+        self.0.range((delegator, 0)..=(delegator, u64::MAX)).map(|&(_, id)| id)
+    }
+}

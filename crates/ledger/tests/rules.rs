@@ -194,6 +194,13 @@ fn redelegated_stake_is_slashed_for_the_source_fault() {
         |l| l.redelegate(d, v2, v1, OPG).map(drop),
         |e| matches!(e, LedgerError::TransitiveRedelegation { .. }),
     );
+    // Nor once the ledger has been saved and read back (the serialized form has no index of the records).
+    let mut back: Ledger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+    refused(
+        &mut back,
+        |l| l.redelegate(d, v2, v1, OPG).map(drop),
+        |e| matches!(e, LedgerError::TransitiveRedelegation { .. }),
+    );
     // v1 double-signed at height 5, before the move: 5 % of the 1,000 moved is taken at v2.
     l.begin_block(20).unwrap();
     let out = l.slash_double_sign(v1, 5, None).unwrap();
