@@ -20,7 +20,10 @@
 //!  answer(dispute, json Answer)          the party whose turn it is (descend / bisect / segment rounds)
 //!     a step proof (last round) is checked (its witness hashes to leaves agreed in the segment round)
 //!     and waits for the referee
-//!  resolveStep(dispute, leaf)            an active validator that re-executed that one step
+//!  resolveStep(dispute, leaf)            an active validator that re-executed that one step, from the
+//!                                        pending proof's witness or, without one, from the inputs it
+//!                                        derives from the job's own run (large activations do not fit a
+//!                                        transaction); a round at its step is never ticked away
 //!  tick(dispute)                         anyone, once a round's deadline (block timestamp) has passed:
 //!                                        silent parties lose
 //!  decided ─► every loser: ledger.prove_wrong_inference(its lock, winner | payer when both lose)
@@ -57,8 +60,8 @@ use ogn_ledger::{Ledger, Role};
 use ogn_runtime::CutLayout;
 use ogn_types::ModelCid;
 use ogn_verify::{
-    Answer, Dispute, DisputeParams, LayerCommitment, Mode, Referee, Side, Statement, StepProof,
-    Verdict, commitment::genesis_state,
+    Answer, Dispute, DisputeParams, LayerCommitment, Mode, Query, Referee, Side, Statement,
+    StepProof, Verdict, commitment::genesis_state,
 };
 use revm::{
     context_interface::{Block, Cfg, ContextTr, JournalTr},
@@ -587,26 +590,32 @@ fn dispatch<J: JournalTr>(
                     if !active(ledger, call.caller, Role::Validator) {
                         return Err(format!("jobs: {} is not an active validator", call.caller));
                     }
-                    let proof = dispute
-                        .pending_step
-                        .take()
-                        .ok_or_else(|| format!("jobs: dispute {id} has no step to resolve"))?;
-                    dispute
-                        .game
-                        .submit(
-                            Side::Operator,
-                            Answer::Step(proof),
-                            dispute.pending_since,
-                            &Resolved(leaf),
-                        )
-                        .map_err(|e| format!("jobs: {e}"))?;
+                    match dispute.pending_step.take() {
+                        Some(proof) => dispute
+                            .game
+                            .submit(
+                                Side::Operator,
+                                Answer::Step(proof),
+                                dispute.pending_since,
+                                &Resolved(leaf),
+                            )
+                            .map_err(|e| format!("jobs: {e}"))?,
+                        // No proof (its inputs may not fit a transaction): the validator derived
+                        // the step's inputs from the job's own run.
+                        None if matches!(dispute.game.query(), Some(Query::Step { .. })) => {
+                            dispute.game.settle_step(leaf).map_err(|e| format!("jobs: {e}"))?
+                        }
+                        None => return Err(format!("jobs: dispute {id} has no step to resolve")),
+                    }
                     fx.logs
                         .push(I::DisputeMove { dispute: id, party: call.caller }.encode_log_data());
                 }
                 Move::Tick => {
-                    if dispute.pending_step.is_some() {
+                    if dispute.pending_step.is_some()
+                        || matches!(dispute.game.query(), Some(Query::Step { .. }))
+                    {
                         return Err(format!(
-                            "jobs: dispute {id}'s step proof waits for a validator; the round is answered"
+                            "jobs: dispute {id} waits for a validator's re-execution of its step"
                         ));
                     }
                     if call.now <= dispute.game.deadline() {

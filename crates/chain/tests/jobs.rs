@@ -8,7 +8,7 @@ mod common;
 
 use alloy::{
     eips::BlockId,
-    primitives::{Address, Bytes, TxKind, U256},
+    primitives::{Address, B256, Bytes, TxKind, U256},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
@@ -66,6 +66,10 @@ fn call(chain: &Chain, from: Address, to: Address, data: Vec<u8>) -> Result<Byte
 }
 
 fn world() -> World {
+    world_of("mlp", vec![1, 784])
+}
+
+fn world_of(stem: &str, shape: Vec<usize>) -> World {
     let chain = Chain::open(ChainConfig { staking: params(), ..config(None) }, None).unwrap();
     let (cheater, honest, validator, payer) = (signer(1), signer(2), signer(3), signer(4));
     for s in [&cheater, &honest] {
@@ -79,13 +83,14 @@ fn world() -> World {
             .status()
     );
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/models/mlp.onnx");
+    let path = format!("{}/../../fixtures/models/{stem}.onnx", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures");
     let runtime = Runtime::new(RuntimeConfig::default());
     let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
     let info = model.info().inputs[0].clone();
-    let x: Vec<f32> = (0..784).map(|i| (i % 17) as f32 / 17.0).collect();
-    let inputs = vec![Tensor::new(&info.name, vec![1, 784], TensorData::F32(x)).unwrap()];
+    let n: usize = shape.iter().product();
+    let x: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 17.0).collect();
+    let inputs = vec![Tensor::new(&info.name, shape, TensorData::F32(x)).unwrap()];
     World { chain, runtime, model, inputs, cheater, honest, validator, payer }
 }
 
@@ -199,18 +204,25 @@ fn play(
     parties: [(&PrivateKeySigner, &Execution); 2],
     silent: Option<Side>,
 ) -> DisputeView {
+    let mut step_offered = false;
     for _ in 0..200 {
         let view = dispute(w, id);
         if view.record.verdict.is_some() {
             return view;
         }
-        if view.record.pending_step.is_some() {
-            let proof = view.record.pending_step.clone().unwrap();
+        let step_query = matches!(view.query, Some(Query::Step { .. }));
+        if view.record.pending_step.is_some() || step_query && step_offered {
             let Some(Query::Step { index }) = view.query else {
                 panic!("pending step without a step query")
             };
+            // The parties' witness, or (when it did not fit a transaction) the validator's own.
             let referee = RuntimeReferee::new(&w.runtime, &w.model, &w.inputs).unwrap();
-            let leaf = ogn_verify::Referee::leaf(&referee, index, &proof.witness).unwrap();
+            let steps = referee.layout().steps as usize;
+            let witness = match view.record.pending_step.clone() {
+                Some(proof) => proof.witness,
+                None => step_witness(&w.runtime, &w.model, &w.inputs, steps, index).unwrap(),
+            };
+            let leaf = ogn_verify::Referee::leaf(&referee, index, &witness).unwrap();
             // A slow validator does not make the party that answered in time lose: no tick while the step
             // waits, and the resolution counts as of the proof's arrival.
             w.chain.increase_time(super_timeout()).unwrap();
@@ -228,6 +240,7 @@ fn play(
             continue;
         }
         let query = view.query.unwrap();
+        step_offered |= step_query;
         let mut moved = false;
         for (side, (who, exec)) in [Side::Operator, Side::Challenger].into_iter().zip(parties) {
             let owes = match side {
@@ -246,11 +259,15 @@ fn play(
             let answer = evidence
                 .answer(query, |i| step_witness(&w.runtime, &w.model, &w.inputs, steps, i))
                 .unwrap();
+            if step_query && serde_json::to_vec(&answer).unwrap().len() > MAX_ANSWER_BYTES {
+                // Inputs too large for a transaction: the validator derives them itself.
+                continue;
+            }
             let r = answer_tx(w, who, id, &answer);
             assert!(r.status(), "{side:?} answer to {query:?} refused");
             moved = true;
         }
-        if !moved {
+        if !moved && !step_query {
             w.chain.increase_time(super_timeout()).unwrap();
             let c = IJobs::tickCall { dispute: id };
             assert!(send(&w.chain, &w.payer, JOBS_PRECOMPILE, c.abi_encode(), U256::ZERO).status());
@@ -258,6 +275,9 @@ fn play(
     }
     panic!("dispute {id} did not end")
 }
+
+/// Largest answer the parties post (a transaction holds at most 128 KiB).
+const MAX_ANSWER_BYTES: usize = 100 * 1024;
 
 fn super_timeout() -> u64 {
     ogn_chain::jobs::ROUND_TIMEOUT_SECS + 1
@@ -337,6 +357,43 @@ fn a_cheating_operator_is_caught_by_bisection_and_slashed_on_chain() {
     assert!(open_disputes(&w).is_empty());
 }
 
+/// On a model whose commitment has cuts (PP-OCR cls: 7), a wrong value at a cut is found by descending to
+/// that cut, revealing its segment and re-executing the one step that produced it.
+#[test]
+fn a_wrong_value_at_a_cut_is_traced_to_its_step_on_chain() {
+    let w = world_of("ch_ppocr_mobile_v2.0_cls_infer", vec![1, 3, 48, 192]);
+    let honest = execute(&w.runtime, &w.model, &w.inputs).unwrap();
+    let layout = honest.evidence.layout.clone();
+    assert!(layout.cuts.len() >= 3, "{layout:?}");
+    // The cheater claims a different value for a step live at the third cut (inside its segment).
+    let cut = &layout.cuts[2];
+    let step = *cut.live.iter().rev().find(|s| **s > layout.cuts[1].after).expect("a live step");
+    let trace = w.runtime.run_traced(&w.model, &w.inputs).unwrap();
+    let mut leaves: Vec<Option<B256>> = trace.leaves.iter().map(|l| Some(B256::from(*l))).collect();
+    leaves[step as usize] = Some(B256::repeat_byte(0x42));
+    let evidence = Execution::evidence_for(
+        &w.model,
+        honest.input_hash,
+        layout.clone(),
+        leaves,
+        honest.output_hash,
+    )
+    .unwrap();
+    let wrong = Execution { evidence, ..honest.clone() };
+    assert_ne!(wrong.commitment(), honest.commitment());
+
+    assert!(record(&w, &wrong, &w.cheater, 21).status());
+    assert!(attest(&w, &honest, &w.honest, 21).status());
+    let id = job(&w, 21).executors[1].lock;
+    let end = play(&w, id, [(&w.cheater, &wrong), (&w.honest, &honest)], None);
+    let verdict = end.record.verdict.unwrap();
+    assert_eq!(verdict.losers, vec![Side::Operator], "{}", verdict.reason);
+    assert_eq!(verdict.step, Some(u64::from(step)), "the step whose value was changed");
+    assert!(verdict.rounds >= 4, "descend, bisect, segment, step: {} rounds", verdict.rounds);
+    assert!(staker(&w, w.cheater.address()).jailed);
+    assert!(!staker(&w, w.honest.address()).jailed);
+}
+
 #[test]
 fn an_honest_operator_wins_and_a_silent_challenger_loses() {
     let w = world();
@@ -389,7 +446,7 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
     let honest = execute(&w.runtime, &w.model, &w.inputs).unwrap();
     let job_id = 11;
     let s = statement(&w, &honest, job_id);
-    let salt = alloy::primitives::B256::repeat_byte(0x5a);
+    let salt = B256::repeat_byte(0x5a);
     let sealed = IJobs::recordSealedJobCall {
         job: job_id,
         model: s.model.to_string(),
@@ -405,7 +462,7 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
     // Before the reveal the chain shows nothing of the operator's result.
     let j = job(&w, job_id);
     assert!(j.seal.is_some());
-    assert_eq!(j.executors[0].output_hash, alloy::primitives::B256::ZERO);
+    assert_eq!(j.executors[0].output_hash, B256::ZERO);
     assert_eq!(j.executors[0].commitment.count, 0);
 
     // A lazy verifier signs what it can see instead of running the job.
@@ -427,7 +484,7 @@ fn a_sampling_verifier_cannot_copy_a_sealed_result_and_a_lazy_one_is_slashed() {
         signature: s.sign(&w.honest).signature,
         salt,
     };
-    let wrong = reveal(alloy::primitives::B256::repeat_byte(1)).abi_encode();
+    let wrong = reveal(B256::repeat_byte(1)).abi_encode();
     assert!(!send(&w.chain, &w.payer, JOBS_PRECOMPILE, wrong, U256::ZERO).status());
     assert!(
         !send(&w.chain, &w.cheater, JOBS_PRECOMPILE, reveal(salt).abi_encode(), U256::ZERO)

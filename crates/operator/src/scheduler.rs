@@ -16,8 +16,8 @@ use ogn_runtime::{Model, Runtime};
 use ogn_types::{ModelCid, Tensor};
 use ogn_verify::{
     Attestation, Candidate, GuaranteeParams, Inclusion, Mode, Query, Receipt, Referee,
-    RuntimeReferee, Side, Status, assign, assignment_seed, quote, receipt::RECEIPT_VERSION,
-    tensors_hash,
+    RuntimeReferee, Side, Status, assign, assignment_seed, dispute::step_witness, quote,
+    receipt::RECEIPT_VERSION, tensors_hash,
 };
 use parking_lot::Mutex;
 
@@ -488,14 +488,21 @@ impl Scheduler {
 
     async fn referee_one(&self, id: u64) -> Result<()> {
         let view = self.dispute(id).await?;
-        if let (Some(proof), Some(Query::Step { index })) = (&view.record.pending_step, view.query)
-        {
+        if let Some(Query::Step { index }) = view.query {
             let job = self.job_inputs(view.record.job)?;
-            let witness = proof.witness.clone();
+            // The parties' witness when one was posted; otherwise the step's inputs from the job's own
+            // run (an honest party's agreed leaves are that run's).
+            let witness = view.record.pending_step.as_ref().map(|p| p.witness.clone());
             let rt = self.runtime.clone();
             let leaf: B256 = tokio::task::spawn_blocking(move || {
                 let referee =
                     RuntimeReferee::new(&rt, &job.model, &job.inputs).map_err(|e| e.to_string())?;
+                let steps = referee.layout().steps as usize;
+                let witness = match witness {
+                    Some(w) => w,
+                    None => step_witness(&rt, &job.model, &job.inputs, steps, index)
+                        .ok_or("the step's inputs could not be derived")?,
+                };
                 referee.leaf(index, &witness)
             })
             .await

@@ -626,6 +626,25 @@ impl Dispute {
             Ok(leaf) => leaf,
             Err(e) => return refuse(format!("re-execution: {e}")),
         };
+        self.decide_step(index, agreed, claims, leaf);
+        Ok(())
+    }
+
+    /// Decides the step the game narrowed to from the referee's own re-execution, when the referee holds
+    /// the job's inputs and derives the step's inputs itself (a run up to the step) instead of taking
+    /// them from a [`StepProof`] — for steps whose inputs are too large to carry in a transaction. Sound
+    /// for an honest party: its leaves are the true run's, so the agreed ones it shares are too, and the
+    /// referee's values are the agreed inputs.
+    pub fn settle_step(&mut self, leaf: B256) -> Result<(), DisputeError> {
+        let Phase::OneStep { index, agreed, claims, .. } = &self.phase else {
+            return Err(DisputeError::Refused("no step to settle".into()));
+        };
+        let (index, agreed, claims) = (*index, *agreed, *claims);
+        self.decide_step(index, agreed, claims, leaf);
+        Ok(())
+    }
+
+    fn decide_step(&mut self, index: u64, agreed: B256, claims: [B256; 2], leaf: B256) {
         let output = index == u64::from(self.layout.steps);
         let truth = if output { next_state(agreed, leaf) } else { leaf };
         let losers: Vec<Side> =
@@ -637,6 +656,5 @@ impl Dispute {
         };
         self.rounds += 1;
         self.decide(losers, reason.into(), Some(index));
-        Ok(())
     }
 }
