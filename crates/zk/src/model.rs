@@ -193,8 +193,8 @@ pub struct Conv {
 impl Conv {
     /// Output `(height, width)`; `(0, 0)` when the kernel does not fit.
     pub fn out_hw(&self) -> (usize, usize) {
-        let h = self.in_height + self.pads[0] + self.pads[2];
-        let w = self.in_width + self.pads[1] + self.pads[3];
+        let h = self.in_height.saturating_add(self.pads[0]).saturating_add(self.pads[2]);
+        let w = self.in_width.saturating_add(self.pads[1]).saturating_add(self.pads[3]);
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.strides;
         if kh == 0 || kw == 0 || sh == 0 || sw == 0 || kh > h || kw > w {
@@ -549,7 +549,8 @@ impl QuantizedModel {
         if self.stages.is_empty() {
             return Err(ModelError::Invalid("the model has no stages".into()));
         }
-        if self.stages.iter().all(|s| s.matmul().is_none()) {
+        // (By kind: `matmul()` derives shapes, which `check_sizes` has not bounded yet.)
+        if !self.stages.iter().any(|s| matches!(s, Stage::Dense(_) | Stage::Conv(_))) {
             return Err(ModelError::Invalid("the model has no dense or convolution layer".into()));
         }
         check_scale("input scale", self.input.scale)?;
@@ -773,15 +774,16 @@ fn check_sizes(i: usize, stage: &Stage) -> Result<(), ModelError> {
             let sides = [c.in_channels, c.in_height, c.in_width, c.out_channels];
             let sides: Vec<usize> =
                 sides.iter().chain(&c.kernel).chain(&c.strides).chain(&c.pads).copied().collect();
-            let ic = c.in_channels as u128;
-            let patch = ic * c.kernel[0] as u128 * c.kernel[1] as u128;
-            let padded = (c.in_height + c.pads[0] + c.pads[2]) as u128
-                * (c.in_width + c.pads[1] + c.pads[3]) as u128;
+            // Saturating: the sides are not bounded yet (three of them can overflow u128).
+            let mul = |v: &[usize]| v.iter().fold(1u128, |a, &b| a.saturating_mul(b as u128));
+            let patch = mul(&[c.in_channels, c.kernel[0], c.kernel[1]]);
+            let padded = (c.in_height as u128 + c.pads[0] as u128 + c.pads[2] as u128)
+                .saturating_mul(c.in_width as u128 + c.pads[1] as u128 + c.pads[3] as u128);
             let products = vec![
-                ic * c.in_height as u128 * c.in_width as u128,
-                patch * c.out_channels as u128,
-                padded * c.out_channels as u128,
-                padded * patch,
+                mul(&[c.in_channels, c.in_height, c.in_width]),
+                patch.saturating_mul(c.out_channels as u128),
+                padded.saturating_mul(c.out_channels as u128),
+                padded.saturating_mul(patch),
             ];
             (sides, products)
         }
@@ -792,7 +794,10 @@ fn check_sizes(i: usize, stage: &Stage) -> Result<(), ModelError> {
                 .chain(&p.strides)
                 .copied()
                 .collect();
-            (sides, vec![p.channels as u128 * p.in_height as u128 * p.in_width as u128])
+            let values = (p.channels as u128)
+                .saturating_mul(p.in_height as u128)
+                .saturating_mul(p.in_width as u128);
+            (sides, vec![values])
         }
         Stage::Dense(d) => (vec![], vec![d.in_dim as u128 * d.out_dim as u128]),
         Stage::Rescale(_) => (vec![], vec![]),
@@ -831,6 +836,25 @@ mod tests {
                 let k = (q + 128) as usize;
                 assert!(t[k] <= a && a < t[k + 1], "{multiplier}: {a} → {q}");
             }
+        }
+    }
+
+    #[test]
+    fn huge_convolution_shapes_are_refused_without_overflow() {
+        // Found by the proof fuzz target: a decoded header whose sizes overflow `usize` sums.
+        let base = crate::fixtures::conv_pool_dense();
+        for (side, pad) in [(usize::MAX, 1), (usize::MAX / 2, usize::MAX / 2), (1 << 40, 0)] {
+            let mut m = base.clone();
+            let Stage::Conv(c) = &mut m.stages[0] else { unreachable!() };
+            c.in_height = side;
+            c.pads = [pad, 0, pad, 0];
+            c.in_channels = side;
+            c.kernel = [side, 3];
+            assert!(m.validate().is_err(), "{side}/{pad}");
+            let mut m = base.clone();
+            let Stage::Pool(p) = &mut m.stages[1] else { unreachable!() };
+            (p.channels, p.in_height, p.in_width) = (side, side, side);
+            assert!(m.validate().is_err(), "pool {side}");
         }
     }
 

@@ -105,3 +105,17 @@ fn other_versions_are_refused() {
         assert!(ModelCommitment::from_bytes(&commitment).is_err(), "commitment version {version}");
     }
 }
+
+/// Inputs on which the fuzz target once crashed (`crates/zk/fuzz/regressions`; `scripts/fuzz-smoke`
+/// also runs them): each must decode to an error or to a value that round-trips, without a panic.
+#[test]
+fn fuzz_regressions_decode_without_panic() {
+    let cases: [&[u8]; 2] = [
+        include_bytes!("../fuzz/regressions/commitment-conv-shape-overflow"),
+        include_bytes!("../fuzz/regressions/commitment-nan-output-bias"),
+    ];
+    for bytes in cases {
+        assert!(ModelCommitment::from_bytes(bytes).is_err());
+        assert!(Proof::from_bytes(bytes).is_err());
+    }
+}
