@@ -418,7 +418,7 @@ fn dispatch<J: JournalTr>(
     let l = |e: ogn_ledger::LedgerError| format!("jobs: {e}");
     let open_base = slot_base("ogn.open", None);
     match decoded {
-        JobsCall::RecordJob(c, statement) => {
+        JobsCall::RecordJob(c, statement, layout) => {
             if statement.chain_id != call.chain_id {
                 return Err(format!(
                     "jobs: statement for chain {}, this is {}",
@@ -433,13 +433,13 @@ fn dispatch<J: JournalTr>(
                 operator,
                 mode: c.mode,
                 value: c.value,
-                layout: layout_of(&c.layout)?,
+                layout,
                 result: (statement.output_hash, statement.result_id, statement.commitment),
                 seal: None,
             };
             record_new_job(store, ledger, call, fx, job)
         }
-        JobsCall::RecordSealed(c) => {
+        JobsCall::RecordSealed(c, layout) => {
             let model: ModelCid =
                 c.model.parse().map_err(|e| format!("jobs: model CID `{}`: {e}", c.model))?;
             let job = NewJob {
@@ -449,7 +449,7 @@ fn dispatch<J: JournalTr>(
                 operator: c.operator,
                 mode: c.mode,
                 value: c.value,
-                layout: layout_of(&c.layout)?,
+                layout,
                 result: (B256::ZERO, B256::ZERO, LayerCommitment { root: B256::ZERO, count: 0 }),
                 seal: Some(c.seal),
             };
@@ -822,10 +822,10 @@ pub enum Move {
 /// A call to the precompile, decoded and its statement or answer parsed.
 #[derive(Debug)]
 pub enum JobsCall {
-    /// `recordJob`.
-    RecordJob(IJobs::recordJobCall, Statement),
-    /// `recordSealedJob`.
-    RecordSealed(IJobs::recordSealedJobCall),
+    /// `recordJob`, with its statement and cut layout decoded.
+    RecordJob(IJobs::recordJobCall, Statement, CutLayout),
+    /// `recordSealedJob`, with its cut layout decoded.
+    RecordSealed(IJobs::recordSealedJobCall, CutLayout),
     /// `reveal`.
     Reveal(IJobs::revealCall, Statement),
     /// `attest`.
@@ -853,13 +853,17 @@ pub fn decode_call(input: &[u8]) -> Result<JobsCall, String> {
     Ok(match call {
         C::recordJob(c) => {
             let s = statement_of(&c.statement)?;
-            JobsCall::RecordJob(c, s)
+            let layout = layout_of(&c.layout)?;
+            JobsCall::RecordJob(c, s, layout)
         }
         C::attest(c) => {
             let s = statement_of(&c.statement)?;
             JobsCall::Attest(c, s)
         }
-        C::recordSealedJob(c) => JobsCall::RecordSealed(c),
+        C::recordSealedJob(c) => {
+            let layout = layout_of(&c.layout)?;
+            JobsCall::RecordSealed(c, layout)
+        }
         C::reveal(c) => {
             let s = statement_of(&c.statement)?;
             JobsCall::Reveal(c, s)
