@@ -369,6 +369,7 @@ async function main() {
   const conns = await Promise.all(framed.map(() => rpc.connect()));
 
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const hashes = [];
   const latencies = [];
   await Promise.all(
@@ -402,6 +403,7 @@ async function main() {
     if (missing.length > 0) await new Promise((r) => setTimeout(r, 5));
   }
   const totalMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const headAfter = Number(await rpc.call("eth_blockNumber", []));
   rpc.close();
   latencies.sort((a, b) => a - b);
@@ -422,6 +424,9 @@ async function main() {
       blocks: headAfter - headBefore,
       latency_ms_p50: Number(q(0.5).toFixed(2)),
       latency_ms_p99: Number(q(0.99).toFixed(2)),
+      // The client's own CPU (user + system) while the clock ran, per transaction: it shares the cores
+      // with the node under test.
+      client_cpu_us_per_tx: Math.round((cpu.user + cpu.system) / hashes.length),
       gas_limit: Number(gasLimit),
     }),
   );

@@ -41,6 +41,7 @@ use revm::{
         result::{EVMError, ExecutionResult, InvalidTransaction},
     },
     database::{Cache, CacheDB},
+    primitives::KECCAK_EMPTY,
 };
 use tokio::sync::broadcast;
 
@@ -131,6 +132,21 @@ struct Pool {
 }
 
 impl Pool {
+    /// Empties the pending state for a new head, keeping the waiters and the acceptance count. The
+    /// tables are cleared, not dropped: refilled after every block, they keep their memory instead of
+    /// asking for fresh (kernel-zeroed) pages each time.
+    fn restart(&mut self) {
+        self.txs.clear();
+        self.nonces.clear();
+        self.known.clear();
+        let cache = &mut self.cache;
+        cache.accounts.clear();
+        cache.logs.clear();
+        cache.block_hashes.clear();
+        // As `Cache::default()` has them: the empty code under both of its hashes.
+        cache.contracts.retain(|hash, _| *hash == KECCAK_EMPTY || hash.is_zero());
+    }
+
     /// Every transaction accepted up to this sequence number has left the pool (in a committed block,
     /// or dropped).
     fn settled(&self) -> u64 {
@@ -211,6 +227,9 @@ struct MinerSignal {
 struct MinerFlags {
     work: bool,
     stop: bool,
+    /// While the producer waits for a fuller block ([`MinerSignal::wait_until`]): the number of waiting
+    /// transactions worth waking it for. 0 otherwise (any new transaction is).
+    want: usize,
 }
 
 impl MinerSignal {
@@ -221,14 +240,29 @@ impl MinerSignal {
         self.wake.notify_one();
     }
 
-    /// Waits for work until `deadline`; `false` at the deadline or once stopped.
-    fn wait_until(&self, deadline: Instant) -> bool {
+    /// A transaction was accepted and `waiting` wait for a block: wakes the producer unless it waits
+    /// for more than that. Waking it for each transaction of a group commit would cost a thread switch
+    /// per transaction, only for it to count the pool and sleep again.
+    fn offer(&self, waiting: usize) {
         let mut flags = self.state.lock();
+        flags.work = true;
+        if waiting >= flags.want {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until `want` transactions wait (as told by [`Self::offer`]) or until `deadline`; `false` at
+    /// the deadline or once stopped.
+    fn wait_until(&self, deadline: Instant, want: usize) -> bool {
+        let mut flags = self.state.lock();
+        flags.want = want;
         while !flags.work && !flags.stop {
             if self.wake.wait_until(&mut flags, deadline).timed_out() {
+                flags.want = 0;
                 return false;
             }
         }
+        flags.want = 0;
         flags.work = false;
         !flags.stop
     }
@@ -723,9 +757,9 @@ impl Chain {
     pub fn submit_transaction(&self, tx: TxEnvelope, raw: Bytes) -> Result<B256, TxError> {
         let pending = self.check(tx, raw)?;
         let hash = pending.hash;
-        self.accept(pending, None)?;
+        let waiting = self.accept(pending, None)?;
         if self.inner.config.mining == MiningMode::Auto {
-            self.inner.miner.notify(false);
+            self.inner.miner.offer(waiting);
         }
         Ok(hash)
     }
@@ -871,8 +905,8 @@ impl Chain {
             return Ok(hash);
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.accept(pending, Some(Waiter(tx)))?;
-        self.inner.miner.notify(false);
+        let waiting = self.accept(pending, Some(Waiter(tx)))?;
+        self.inner.miner.offer(waiting);
         rx.recv().unwrap_or_else(|_| Err(TxError::Internal("block production stopped".into())))?;
         Ok(hash)
     }
@@ -974,11 +1008,13 @@ impl Chain {
     }
 
     /// Executes an accepted transaction on the pending state with its records; if the records no longer
-    /// match (the pending state moved), simulates again under the pool lock.
-    fn accept(&self, pending: PendingTx, waiter: Option<Waiter>) -> Result<(), TxError> {
+    /// match (the pending state moved), simulates again under the pool lock. Returns how many
+    /// transactions then wait for a block.
+    fn accept(&self, pending: PendingTx, waiter: Option<Waiter>) -> Result<usize, TxError> {
         let mut pool = self.inner.pool.lock();
         let core = self.inner.core.read();
-        self.accept_locked(&mut pool, &core, pending, waiter)
+        self.accept_locked(&mut pool, &core, pending, waiter)?;
+        Ok(pool.txs.len())
     }
 
     fn accept_locked(
@@ -993,7 +1029,14 @@ impl Chain {
         }
         let ctx = self.block_ctx(&core.head, core.head_hash, self.next_timestamp(&core.head));
         // The pending state is borrowed, not copied: a transaction that fails leaves only cached reads.
-        let mut db = CacheDB { cache: std::mem::take(&mut pool.cache), db: &core.world };
+        // Swapped with an empty cache that allocates nothing (`Cache::default()` allocates a table).
+        let empty = Cache {
+            accounts: Default::default(),
+            contracts: Default::default(),
+            logs: Vec::new(),
+            block_hashes: Default::default(),
+        };
+        let mut db = CacheDB { cache: std::mem::replace(&mut pool.cache, empty), db: &core.world };
         let outcome = match self.execute_recorded(&mut db, ctx, &mut pending, true) {
             Ok(Ok((_, state))) => {
                 db.commit(state);
@@ -1058,7 +1101,7 @@ impl Chain {
             if waiting < last {
                 let deadline = Instant::now() + GROUP_COMMIT_WAIT;
                 while self.inner.pool.lock().txs.len() < last
-                    && self.inner.miner.wait_until(deadline)
+                    && self.inner.miner.wait_until(deadline, last)
                 {}
             }
             match self.mine_locked() {
@@ -1472,17 +1515,14 @@ impl Chain {
         // The pending state restarts from the new head; waiting transactions are re-accepted (under
         // the same lock, so a later nonce cannot overtake them).
         let included: HashSet<B256> = block.tx_hashes.iter().copied().collect();
-        let waiting: Vec<PendingTx> = std::mem::take(&mut pool.txs)
-            .into_iter()
-            .filter(|t| !included.contains(&t.hash))
-            .collect();
-        let mut waiters = std::mem::take(&mut pool.waiters);
+        let mut waiting = std::mem::take(&mut pool.txs);
+        waiting.retain(|t| !included.contains(&t.hash));
         for hash in &block.tx_hashes {
-            if let Some(w) = waiters.remove(hash) {
+            if let Some(w) = pool.waiters.remove(hash) {
                 w.send(Ok(()));
             }
         }
-        *pool = Pool { waiters, accepted: pool.accepted, ..Pool::default() };
+        pool.restart();
         let core = self.inner.core.read();
         for t in waiting {
             let hash = t.hash;

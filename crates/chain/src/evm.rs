@@ -3,6 +3,8 @@
 //! `Evm` is `!Send`, so one is built per transaction on the calling thread; the database it reads
 //! (`WorldState` behind a `CacheDB`) is `Send` and lives in the chain's shared state.
 
+use std::{cell::RefCell, sync::Arc};
+
 use alloy::{
     consensus::{Transaction as _, TxEnvelope},
     primitives::{Address, B256, Bytes, U256},
@@ -28,19 +30,33 @@ pub(crate) const SPEC: SpecId = SpecId::PRAGUE;
 /// Ethereum's precompiles plus the inference precompile, the Inference hub and the staking precompile.
 pub(crate) struct OgnPrecompiles<'a> {
     inner: EthPrecompiles,
-    addresses: AddressSet,
+    addresses: Arc<AddressSet>,
     hub: Address,
     pub(crate) session: Session<'a>,
+}
+
+thread_local! {
+    /// The warm address set of the last hub address this thread built an EVM for: one is built per
+    /// transaction, and the set is the same for every one of them.
+    static WARM: RefCell<Option<(Address, Arc<AddressSet>)>> = const { RefCell::new(None) };
 }
 
 impl<'a> OgnPrecompiles<'a> {
     pub(crate) fn new(hub: Address, session: Session<'a>) -> Self {
         let inner = EthPrecompiles::new(SPEC);
-        let mut addresses = inner.warm_addresses().clone();
-        addresses.insert(INFERENCE_PRECOMPILE);
-        addresses.insert(hub);
-        addresses.insert(crate::staking::STAKING_PRECOMPILE);
-        addresses.insert(crate::jobs::JOBS_PRECOMPILE);
+        let addresses = WARM.with_borrow_mut(|warm| match warm {
+            Some((h, set)) if *h == hub => set.clone(),
+            _ => {
+                let mut addresses = inner.warm_addresses().clone();
+                addresses.insert(INFERENCE_PRECOMPILE);
+                addresses.insert(hub);
+                addresses.insert(crate::staking::STAKING_PRECOMPILE);
+                addresses.insert(crate::jobs::JOBS_PRECOMPILE);
+                let set = Arc::new(addresses);
+                *warm = Some((hub, set.clone()));
+                set
+            }
+        });
         Self { inner, addresses, hub, session }
     }
 }

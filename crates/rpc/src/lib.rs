@@ -118,7 +118,7 @@ fn build(
     let metrics = metrics::install();
     metrics::describe();
     let rpc = EthRpc::new(chain.clone(), config.clone());
-    let (mut endpoint, handle) = RpcEndpoint::new(rpc.into_methods(), config);
+    let (mut endpoint, handle) = RpcEndpoint::new(rpc, config);
     if own_handle {
         endpoint = endpoint.owning(handle.clone());
     }

@@ -102,11 +102,23 @@ pub(crate) struct RpcMetrics<S> {
 }
 
 /// The method label: known names as they are, anything else as `other` (so a client cannot grow the label set).
-fn method_label(name: &str) -> String {
+pub(crate) fn method_label(name: &str) -> String {
     let known = name.len() <= 48
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && ["eth_", "net_", "web3_", "evm_"].iter().any(|p| name.starts_with(p));
     if known { name.to_string() } else { "other".to_string() }
+}
+
+/// Counts and times one answered call of `method` (a [`method_label`]) that started at `started`.
+pub(crate) fn record_call(method: String, started: Instant, error_code: Option<i32>) {
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics::counter!("ogn_rpc_requests_total", "method" => method.clone()).increment(1);
+    metrics::histogram!("ogn_rpc_request_duration_seconds", "method" => method.clone())
+        .record(elapsed);
+    if let Some(code) = error_code {
+        metrics::counter!("ogn_rpc_errors_total", "method" => method, "code" => code.to_string())
+            .increment(1);
+    }
 }
 
 impl<S> RpcServiceT for RpcMetrics<S>
@@ -133,14 +145,7 @@ where
         async move {
             let started = Instant::now();
             let response = inner.call(request).await;
-            let elapsed = started.elapsed().as_secs_f64();
-            metrics::counter!("ogn_rpc_requests_total", "method" => method.clone()).increment(1);
-            metrics::histogram!("ogn_rpc_request_duration_seconds", "method" => method.clone())
-                .record(elapsed);
-            if let Some(code) = response.as_error_code() {
-                metrics::counter!("ogn_rpc_errors_total", "method" => method, "code" => code.to_string())
-                    .increment(1);
-            }
+            record_call(method, started, response.as_error_code());
             response
         }
     }

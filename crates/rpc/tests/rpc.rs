@@ -638,3 +638,71 @@ async fn batched_sends_are_accepted_in_order_and_read_back() {
     assert_eq!(node.block_number().await, last_block);
     node.stop().await;
 }
+
+/// A single `eth_sendRawTransaction` request is answered before jsonrpsee; the same call inside a batch
+/// goes through jsonrpsee. Both must give the same answer (ids, error codes, messages, data), and what
+/// the direct path does not take (bad parameters, named parameters, notifications) is still jsonrpsee's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sends_answer_as_jsonrpsee_does() {
+    let node = Node::start().await;
+    let alice = node.dev(0);
+    let bob = node.dev(1).address();
+    let refused: Vec<(&str, Value)> = vec![
+        ("wrong chain id", json!([Bytes::from(Tx::transfer(1, 0, bob, 1).eip1559(&alice))])),
+        ("malformed RLP", json!(["0xdead"])),
+        ("nonce gap", json!([Bytes::from(Tx::transfer(CHAIN, 9, bob, 1).eip1559(&alice))])),
+        ("not bytes", json!(["0xzz"])),
+        ("no parameter", json!([])),
+        ("named parameter", json!({"bytes": "0xdead"})),
+    ];
+    for (label, params) in refused {
+        for id in [json!(7), json!("seven")] {
+            let call = json!({"jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": params});
+            let single = node.post_raw(call.to_string()).await;
+            let batched = node.post_raw(json!([call]).to_string()).await;
+            assert_eq!(
+                Some(&single),
+                batched.get(0),
+                "{label}: single {single}, batched {batched}"
+            );
+            assert!(single["error"]["code"].is_i64(), "{label}: {single}");
+            assert_eq!(single["id"], id, "{label}");
+        }
+    }
+
+    // Accepted: the hash as result, the same id back, whichever way it came.
+    let first = Tx::transfer(CHAIN, 0, bob, 1).eip1559(&alice);
+    let second = Tx::transfer(CHAIN, 1, bob, 1).eip1559(&alice);
+    let send = |raw: &[u8], id: Value| json!({"jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [Bytes::from(raw.to_vec())]});
+    let single = node.post_raw(send(&first, json!("a")).to_string()).await;
+    assert_eq!(
+        single,
+        json!({"jsonrpc": "2.0", "id": "a", "result": format!("{}", keccak256(&first))})
+    );
+    let batched = node.post_raw(json!([send(&second, json!("b"))]).to_string()).await;
+    assert_eq!(
+        batched,
+        json!([{"jsonrpc": "2.0", "id": "b", "result": format!("{}", keccak256(&second))}])
+    );
+
+    // A notification (no id) is jsonrpsee's, which acknowledges it without running it over HTTP: the
+    // direct path does not run it either.
+    let third = Tx::transfer(CHAIN, 2, bob, 1).eip1559(&alice);
+    let notification = json!({"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [Bytes::from(third)]});
+    let response = node
+        .http
+        .post(&node.url)
+        .header("content-type", "application/json")
+        .body(notification.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("result") && !text.contains("error"), "{text}");
+    assert_eq!(
+        node.ok("eth_getTransactionCount", json!([alice.address(), "pending"])).await,
+        json!("0x2")
+    );
+    node.stop().await;
+}
