@@ -55,4 +55,8 @@ pub enum VerifyError {
     /// The model commitment is malformed.
     #[error("model commitment: {0}")]
     Commitment(String),
+    /// A hidden input's commitment, its reduction or its opening was rejected (or the proof's
+    /// input mode differs from the verifier's).
+    #[error("hidden input: {0}")]
+    Input(String),
 }

@@ -12,6 +12,8 @@
 //!   integer operator, with no ONNX form).
 //! * [`commit_model`] / [`CommittedModel`]: the model commitment, made once per model.
 //! * [`prove`] / [`CommittedModel::prove`] and [`verify`]: the proof of one inference (a batch of rows).
+//! * [`CommittedModel::prove_hidden`], [`commit_input`] / [`InputCommitment`] and [`verify_hidden`]:
+//!   the same proof with an input commitment in the statement instead of the input.
 //! * `logup`: the LogUp range check (bytes, by a GKR fractional sumcheck) that proves requantization.
 //! * [`Proof::to_bytes`] / [`Proof::from_bytes`]: the wire form.
 //! * [`to_onnx`]: the ONNX QOperator form of a quantized model (read back by [`load_onnx`], run by
@@ -27,6 +29,22 @@
 //! the weights), the int8 input `x` (`[batch][input_dim]`) and the int8 output `y`. Claim: running
 //! the committed model on `x` gives `y`. The verifier never sees the weights nor the accumulators;
 //! the proof carries the int8 output of every stage with weights (the activations).
+//!
+//! Hidden input ([`CommittedModel::prove_hidden`], [`verify_hidden`]; the model's first stage must
+//! have weights): `x` is replaced in the statement by an [`InputCommitment`], the WHIR root of the
+//! bytes `u = x + 128`. Claim: the committed values are bytes and running the committed model on
+//! `u − 128` gives `y`. What this hides, and what it does not:
+//!
+//! * the verifier never receives `x`; it receives the root, evaluations of `ũ` at two random points
+//!   and the WHIR opening (Merkle paths to entries of the Reed–Solomon encoding of `u`). None of
+//!   this is masked: the commitment is not hiding and the proof is not zero knowledge;
+//! * the commitment is deterministic, so anyone can test a guessed `x` by recomputing it
+//!   ([`commit_input`]); an input with little entropy is not hidden at all;
+//! * the int8 activations (the output of every stage with weights) are still in the proof in the
+//!   clear, and the first one is a requantized linear function of `x`: it reveals much of it.
+//!
+//! It binds a proof to an input someone committed to (a proof checked against another input's
+//! commitment fails) without putting the input in the statement; it is no privacy guarantee.
 //!
 //! # Protocol
 //!
@@ -56,6 +74,15 @@
 //!    σ ← transcript: open L̃ at (σ, ρ) = Σ_j eq(σ, j)·L̃(j, ρ)
 //!  one WHIR opening of the stacked weights at all (r_i, s) ───► WHIR verify, opened values = the w's
 //!  one WHIR opening of the witness at all (r_n, r_i), ρ, (σ, ρ) ► WHIR verify, = c, Ã(ρ), the L̃'s
+//!
+//!  hidden input (statement: the input root instead of x); for the first stage only:
+//!    per block b, after its sumcheck: X̃_b(r_n, s_b) ─────────► replaces the verifier's own X̃_b
+//!    γ ← transcript; c_i = Σ_b γ^b Σ eq(r_n, row)·eq(s_b, j) over the entries (row, j) of block b
+//!    that read input value i (im2col's index map; none in the padding) — the verifier builds c
+//!    sumcheck of Σ_i ũ(i)·c̃(i) = Σ_b γ^b X̃_b + (128 + zp)·Σ_i c_i ► replay, point t;
+//!    ũ(t) ────────────────────────────────────────────────────► check c_final = ũ(t)·c̃(t)
+//!    LogUp range check of u (bytes) ──────────────────────────► ends at ρ_u
+//!  one WHIR opening of the input commitment at t, ρ_u ────────► WHIR verify, = ũ(t), LogUp's claim
 //! ```
 //!
 //! Each layer costs the prover O(rows·k + out·k) field operations (two folds and a log k-round
@@ -81,6 +108,10 @@
 //!   ≤ (log n + log m)/|EF|; each sumcheck with probability ≤ 2·log k/|EF|; each LogUp check with
 //!   ≤ (entries + 256)/|EF| for its challenge plus ≤ (3j + 2)/|EF| per GKR layer j; the byte
 //!   openings with ≤ 3/|EF|: together below 2^-100 for every batch the prover accepts.
+//! * A hidden input adds: `γ` (≤ blocks/|EF|), the index-map sumcheck (≤ 2·log n/|EF|), the
+//!   LogUp check of the input bytes (as above) and one more WHIR opening with the same parameters.
+//!   The range check makes every committed value a byte, so `u − 128 − zp` is what an int8 input
+//!   gives and the bound on `|A|` above holds unchanged.
 //! * WHIR ([`pcs`]) runs with the proven unique-decoding bound, [`pcs::SECURITY_BITS`] = 104 bits per
 //!   error term (composed by a union bound, [`weight_opening_security_bits`]: 102.6 bits for the
 //!   MLP 784-128-10 and LeNet-5, 101.6 for the MLP 784-1024-256-10, ≥ 100 checked in tests up to
@@ -95,15 +126,18 @@
 //!
 //! # Not yet
 //!
-//! Zero knowledge and a hidden input. The activations `q_ℓ` are still in the clear, and stages
-//! without weights are replayed from them. Committing them too needs: ReLU, clamps and max pooling
-//! as range checks on committed differences (the same LogUp argument), average pooling as a
-//! division with a range-checked remainder, the per-channel f32 rescale by per-channel thresholds
-//! like [`Requant::thresholds`], the convolution patches tied to the committed activations by a
-//! lookup (or a sumcheck over the im2col index map), and each stage's input claim reduced to an
-//! opening of the previous stage's committed output. A hidden input is then one more committed
-//! vector opened where the first product's sumcheck ends; hiding it from the openings needs the
-//! hiding WHIR variant (`p3-whir`'s `HidingWhirPcs`) and masked sumchecks.
+//! Zero knowledge, and activations out of the proof. The activations `q_ℓ` are still in the
+//! clear, the requantization bounds are computed from them, and the stages without weights
+//! (per-channel rescale with ReLU, clamps, max and average pooling) are replayed from them.
+//! Committing them needs: ReLU, clamps and max pooling as range checks on committed differences
+//! (the same LogUp argument, plus "equal to one window element" for max pooling), average pooling
+//! as a division with a range-checked remainder, the per-channel f32 rescale by per-channel
+//! thresholds like [`Requant::thresholds`], the requantization bounds as a lookup of `(q, T_q,
+//! T_{q+1})` instead of values computed from public `q`, and each stage's input claim reduced to an
+//! opening of the previous stage's committed output — for a convolution by the index-map sumcheck
+//! the hidden input already uses for the first stage. A hidden input is bound, not hidden: hiding
+//! it from the openings needs the hiding WHIR variant (`p3-whir`'s `HidingWhirPcs`), a randomized
+//! input commitment and masked sumchecks.
 
 mod error;
 mod field;
@@ -123,7 +157,7 @@ pub use model::{
 };
 pub use onnx::{load_onnx, onnx_io_names, to_onnx};
 pub use protocol::{
-    CommittedModel, MAX_BATCH, ModelCommitment, Proof, commit_model, prove, verify,
-    weight_opening_security_bits,
+    CommittedModel, InputCommitment, MAX_BATCH, ModelCommitment, Proof, commit_input, commit_model,
+    prove, verify, verify_hidden, weight_opening_security_bits,
 };
 pub use quantize::{FloatModel, Report, compare, load_float_onnx, quantize_model};

@@ -244,6 +244,34 @@ impl Conv {
         out
     }
 
+    /// The input index each entry of [`Self::patches`] reads, `None` in the padding.
+    pub(crate) fn patch_sources(&self) -> Vec<Option<usize>> {
+        let (oh, ow) = self.out_hw();
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.strides;
+        let k = self.patch_len();
+        let mut out = vec![None; oh * ow * k];
+        for (p, patch) in out.chunks_exact_mut(k.max(1)).enumerate() {
+            let (py, px) = (p / ow, p % ow);
+            for c in 0..self.in_channels {
+                for dy in 0..kh {
+                    let y = (py * sh + dy).wrapping_sub(self.pads[0]);
+                    if y >= self.in_height {
+                        continue;
+                    }
+                    for dx in 0..kw {
+                        let xx = (px * sw + dx).wrapping_sub(self.pads[1]);
+                        if xx < self.in_width {
+                            patch[(c * kh + dy) * kw + dx] =
+                                Some((c * self.in_height + y) * self.in_width + xx);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Exact accumulators (without bias) of one image, `[positions][out_channels]`.
     pub fn accumulate(&self, x: &[i8]) -> Vec<i64> {
         let k = self.patch_len();
@@ -445,6 +473,16 @@ impl Stage {
                 x.iter().map(|&v| i32::from(v) - zp).collect()
             }
             Stage::Conv(c) => c.patches(x),
+            Stage::Rescale(_) | Stage::Pool(_) => Vec::new(),
+        }
+    }
+
+    /// Where each entry of [`Self::lhs`] reads the input row: `[rows_per_item][k]`, `None` in a
+    /// convolution's padding (`lhs = x[src] − zp` elsewhere).
+    pub(crate) fn lhs_sources(&self) -> Vec<Option<usize>> {
+        match self {
+            Stage::Dense(d) => (0..d.in_dim).map(Some).collect(),
+            Stage::Conv(c) => c.patch_sources(),
             Stage::Rescale(_) | Stage::Pool(_) => Vec::new(),
         }
     }
@@ -910,6 +948,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn patch_sources_index_the_patches() {
+        let conv = Conv {
+            in_channels: 2,
+            in_height: 5,
+            in_width: 6,
+            out_channels: 1,
+            kernel: [3, 2],
+            strides: [2, 1],
+            pads: [1, 0, 1, 1],
+            input_zero_point: -7,
+            weights: vec![1; 12],
+            bias: vec![0],
+            requant: Requant { multiplier: 0.01, zero_point: 0 },
+        };
+        let x: Vec<i8> = (0..60).map(|i| (i * 37 % 251) as u8 as i8).collect();
+        let from_sources: Vec<i32> = conv
+            .patch_sources()
+            .into_iter()
+            .map(|s| s.map_or(0, |i| i32::from(x[i]) + 7))
+            .collect();
+        assert_eq!(from_sources, conv.patches(&x));
+        assert!(conv.patch_sources().contains(&None));
     }
 
     #[test]

@@ -23,11 +23,13 @@ pub const MAX_BATCH: usize = 1 << 16;
 /// WHIR rate schedule of [`pcs::RATE_STEP`]; version 1 (dense layers only, rate lowered 3 bits per
 /// round) is refused.
 const VERSION: u8 = 2;
-/// Version byte in front of encoded proofs. Version 3: accumulators committed per proof and
-/// requantization proven by LogUp range checks; version 2 (accumulators in the clear) is refused.
-const PROOF_VERSION: u8 = 3;
+/// Version byte in front of encoded proofs. Version 4: an optional hidden input (bound by an
+/// [`InputCommitment`]); version 3 (the input always in the statement) and older are refused.
+const PROOF_VERSION: u8 = 4;
+/// Version byte in front of encoded input commitments.
+const INPUT_VERSION: u8 = 1;
 /// Domain separator absorbed first into every transcript.
-const DOMAIN: &[u8] = b"ogn-zk/sumcheck-whir/v3";
+const DOMAIN: &[u8] = b"ogn-zk/sumcheck-whir/v4";
 /// Bytes per range-checked difference: requantization differences are below 2^32.
 const LIMBS: usize = 4;
 
@@ -68,6 +70,156 @@ pub struct Proof {
     /// WHIR opening of the witness commitment (accumulators at `(r_n, r_i)` and at `ρ`, limbs at
     /// `(σ, ρ)`).
     witness_opening: Opening,
+    /// With a hidden input: the first product's input reduced to openings of the
+    /// [`InputCommitment`]; `None` when the input is in the statement.
+    hidden_input: Option<HiddenInput>,
+}
+
+/// A commitment to an int8 input `[batch][input_dim]` (flattened): the WHIR root of the bytes
+/// `x + 128`, zero-padded to a power of two. It is deterministic (anyone holding `x` recomputes it
+/// with [`commit_input`]) and not hiding: see the crate docs for what a hidden-input proof hides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputCommitment {
+    /// Number of committed int8 values.
+    len: usize,
+    /// WHIR root of the input table.
+    root: Root,
+}
+
+/// How the first product's left-hand side is tied to a committed input `u = x + 128`.
+#[derive(Clone, Serialize, Deserialize)]
+struct HiddenInput {
+    /// Per column block of the first stage, the claimed `X̃_b(r_n, s_b)` its sumcheck ends with.
+    lhs_evals: Vec<EF>,
+    /// Sumcheck of `Σ_i ũ(i)·c̃(i)` (`c` the index map of the first stage, batched over the blocks
+    /// by `γ`), ending at a point `t`.
+    sumcheck: SumcheckProof,
+    /// `ũ(t)`.
+    input_eval: EF,
+    /// LogUp range check that every committed value is a byte (so `u − 128` is an int8 input).
+    range: logup::RangeProof,
+    /// WHIR opening of the input commitment at `t` and at the range check's point.
+    opening: Opening,
+}
+
+/// Variables of the committed input table.
+fn input_vars(len: usize) -> usize {
+    log2_ceil(len).max(pcs::FOLDING_FACTOR)
+}
+
+fn input_protocol(len: usize) -> OpeningProtocol {
+    pcs::protocol_points(&[(input_vars(len), 2)])
+}
+
+/// The committed input values `x + 128` (bytes), in order.
+fn input_bytes(input: &[i8]) -> Vec<i64> {
+    input.iter().map(|&x| i64::from(x) + 128).collect()
+}
+
+type InputData = <Pcs as MultilinearPcs<EF, pcs::Challenger>>::ProverData;
+
+fn commit_input_data(input: &[i8]) -> Result<(InputCommitment, Pcs, InputData), ModelError> {
+    let protocol = input_protocol(input.len());
+    let pcs = pcs::pcs(&protocol).map_err(ModelError::Commitment)?;
+    let n = 1 << input_vars(input.len());
+    let mut t: Vec<F> = input_bytes(input).into_iter().map(from_i64).collect();
+    t.resize(n, F::ZERO);
+    let witness =
+        pcs::Layout::new_witness(vec![Table::new(RowMajorMatrix::new(t, n))], pcs::FOLDING_FACTOR);
+    let (root, data) =
+        <Pcs as MultilinearPcs<EF, pcs::Challenger>>::commit(&pcs, witness, &mut pcs::challenger())
+            .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
+    Ok((InputCommitment { len: input.len(), root }, pcs, data))
+}
+
+/// Commits to an int8 input (`[batch][input_dim]` flattened), as [`CommittedModel::prove_hidden`]
+/// does: the commitment a hidden-input proof is verified against ([`verify_hidden`]).
+pub fn commit_input(input: &[i8]) -> Result<InputCommitment, ModelError> {
+    Ok(commit_input_data(input)?.0)
+}
+
+impl InputCommitment {
+    /// Number of committed int8 values (`batch · input_dim`).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no value is committed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Canonical bytes (version byte, then postcard).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_versioned(INPUT_VERSION, self)
+    }
+
+    /// Decodes an input commitment.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
+        decode_versioned(INPUT_VERSION, bytes, "unknown version", VerifyError::Input)
+    }
+}
+
+/// The input as the statement carries it.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Clear(&'a [i8]),
+    Hidden(&'a InputCommitment),
+}
+
+impl Input<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Input::Clear(x) => x.len(),
+            Input::Hidden(c) => c.len,
+        }
+    }
+}
+
+/// Zero point subtracted from a stage's input before its product.
+fn input_zero_point(stage: &Stage) -> i8 {
+    match stage {
+        Stage::Dense(d) => d.input_zero_point,
+        Stage::Conv(c) => c.input_zero_point,
+        Stage::Rescale(_) | Stage::Pool(_) => 0,
+    }
+}
+
+/// The index map of the first product, weighted: `c_i = Σ_b γ^b Σ eq(r_n, row)·eq(s_b, j − off_b)`
+/// over the entries `(row, j)` of block `b` of the left-hand matrix that read input value `i`
+/// (padding reads none). Then `Σ_b γ^b X̃_b(r_n, s_b) = Σ_i (u_i − 128 − zp)·c_i`.
+fn input_coefficients(
+    stage: &Stage,
+    mm: MatMul<'_>,
+    batch: usize,
+    rn: &[EF],
+    block_points: &[(Block, Vec<EF>)],
+    gamma: EF,
+) -> Vec<EF> {
+    let mut g = vec![EF::ZERO; mm.k];
+    let mut gp = EF::ONE;
+    for (b, s) in block_points {
+        for (j, e) in eq_table(s).into_iter().enumerate() {
+            g[b.offset + j] = gp * e;
+        }
+        gp *= gamma;
+    }
+    let sources = stage.lhs_sources();
+    let in_dim = stage.in_dim();
+    let eq_rows = eq_table(rn);
+    let mut c = vec![EF::ZERO; 1 << input_vars(batch * in_dim)];
+    for item in 0..batch {
+        let base = item * in_dim;
+        for (p, row_sources) in sources.chunks_exact(mm.k.max(1)).enumerate() {
+            let e = eq_rows[item * mm.rows_per_item + p];
+            for (&src, &gj) in row_sources.iter().zip(&g) {
+                if let Some(src) = src {
+                    c[base + src] += e * gj;
+                }
+            }
+        }
+    }
+    c
 }
 
 /// The requantization check of one stage with weights: every accumulator `a` (bias `b`, output `q`)
@@ -101,6 +253,18 @@ impl core::fmt::Debug for Proof {
             .field("acc_evals", &self.acc_evals)
             .field("blocks", &self.blocks)
             .field("ranges", &self.ranges)
+            .field("hidden_input", &self.hidden_input)
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for HiddenInput {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HiddenInput")
+            .field("lhs_evals", &self.lhs_evals)
+            .field("sumcheck", &self.sumcheck)
+            .field("input_eval", &self.input_eval)
+            .field("range", &self.range)
             .finish_non_exhaustive()
     }
 }
@@ -263,7 +427,7 @@ fn absorb_statement(
     ch: &mut pcs::Challenger,
     c: &ModelCommitment,
     batch: usize,
-    input: &[i8],
+    input: Input<'_>,
     output: &[i8],
 ) {
     for chunk in DOMAIN.chunks(4) {
@@ -278,8 +442,17 @@ fn absorb_statement(
     observe_commitment::<F, _, _>(ch, c.root.clone());
     ch.observe(F::from_u64(batch as u64));
     ch.observe(F::from_u64(input.len() as u64));
-    for &x in input {
-        ch.observe(from_i64(i64::from(x)));
+    match input {
+        Input::Clear(x) => {
+            ch.observe(F::ZERO);
+            for &x in x {
+                ch.observe(from_i64(i64::from(x)));
+            }
+        }
+        Input::Hidden(c) => {
+            ch.observe(F::ONE);
+            observe_commitment::<F, _, _>(ch, c.root.clone());
+        }
     }
     ch.observe(F::from_u64(output.len() as u64));
     for &y in output {
@@ -432,7 +605,19 @@ impl CommittedModel {
 
     /// Runs the model on an int8 input (`[batch][input_dim]` flattened) and proves the run.
     pub fn prove(&self, input: &[i8]) -> Result<(Vec<i8>, Proof), ModelError> {
-        self.prove_with(input, |_| {})
+        let (output, _, proof) = self.prove_with(input, false, |_| {})?;
+        Ok((output, proof))
+    }
+
+    /// [`Self::prove`] with the input left out of the statement: the proof binds the returned
+    /// [`InputCommitment`] instead ([`verify_hidden`]). The model's first stage must have weights.
+    /// What stays visible (the activations, the commitment's determinism) is in the crate docs.
+    pub fn prove_hidden(
+        &self,
+        input: &[i8],
+    ) -> Result<(Vec<i8>, InputCommitment, Proof), ModelError> {
+        let (output, c, proof) = self.prove_with(input, true, |_| {})?;
+        Ok((output, c.ok_or_else(|| ModelError::Commitment("no input commitment".into()))?, proof))
     }
 
     /// [`Self::prove`], with `tamper` applied to the outputs of the stages with weights before
@@ -441,12 +626,19 @@ impl CommittedModel {
     fn prove_with(
         &self,
         input: &[i8],
+        hide: bool,
         tamper: impl Fn(&mut [Vec<i8>]),
-    ) -> Result<(Vec<i8>, Proof), ModelError> {
+    ) -> Result<(Vec<i8>, Option<InputCommitment>, Proof), ModelError> {
         let mut trace = self.model.trace(input)?;
         if trace.batch > MAX_BATCH {
             return Err(ModelError::BatchTooLarge(trace.batch));
         }
+        if hide && self.model.stages.first().and_then(Stage::matmul).is_none() {
+            return Err(ModelError::Invalid(
+                "a hidden input needs a first stage with weights".into(),
+            ));
+        }
+        let input_data = if hide { Some(commit_input_data(input)?) } else { None };
         let linear: Vec<(usize, MatMul<'_>)> = linear_stages(&self.model).collect();
         let shapes = witness_shapes(&self.model, trace.batch);
         let mut outputs: Vec<Vec<i8>> =
@@ -465,7 +657,11 @@ impl CommittedModel {
         }
         let output = trace.output().to_vec();
         let mut ch = pcs::challenger();
-        absorb_statement(&mut ch, &self.commitment, trace.batch, input, &output);
+        let statement_input = match &input_data {
+            Some((c, _, _)) => Input::Hidden(c),
+            None => Input::Clear(input),
+        };
+        absorb_statement(&mut ch, &self.commitment, trace.batch, statement_input, &output);
         absorb_outputs(&mut ch, &outputs);
 
         // The witness: accumulators and the bytes of their distances to the bounds.
@@ -504,6 +700,7 @@ impl CommittedModel {
             <Pcs as MultilinearPcs<EF, pcs::Challenger>>::commit(&witness_pcs, witness, &mut ch)
                 .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
 
+        let mut hidden = None;
         let mut all_blocks = Vec::new();
         let mut acc_evals = Vec::new();
         let mut points = Vec::new();
@@ -528,15 +725,38 @@ impl CommittedModel {
             for (_, _, _, claim) in &parts {
                 ch.observe_algebra_element(*claim);
             }
+            let hidden_here = hide && *stage_idx == 0;
             let mut stage_blocks = Vec::new();
+            let mut lhs_evals = Vec::new();
+            let mut block_points = Vec::new();
             for (b, f, g, claim) in parts {
-                let (sumcheck, s) = sumcheck::prove(f, g.clone(), &mut ch);
+                let (sumcheck, s) = sumcheck::prove(f.clone(), g.clone(), &mut ch);
+                if hidden_here {
+                    let lhs_eval: EF = eq_table(&s).iter().zip(&f).map(|(&e, &v)| e * v).sum();
+                    ch.observe_algebra_element(lhs_eval);
+                    lhs_evals.push(lhs_eval);
+                    block_points.push((b, s.clone()));
+                }
                 let weight_eval = eval_mle(&g, &s);
                 ch.observe_algebra_element(weight_eval);
                 stage_blocks.push(BlockProof { claim, sumcheck, weight_eval });
                 points.push(block_point(b, &ri, s));
             }
             all_blocks.push(stage_blocks);
+            if hidden_here {
+                // X̃_b(r_n, s_b) of every block, batched by γ, is one inner product of the
+                // committed input with the index map: a sumcheck reduces it to ũ(t).
+                let gamma: EF = ch.sample_algebra_element();
+                let c = input_coefficients(stage, *mm, trace.batch, &rn, &block_points, gamma);
+                let mut u: Vec<EF> =
+                    input_bytes(input).into_iter().map(|v| EF::from(from_i64(v))).collect();
+                u.resize(c.len(), EF::ZERO);
+                let (sumcheck, t) = sumcheck::prove(u.clone(), c, &mut ch);
+                let input_eval: EF = eq_table(&t).iter().zip(&u).map(|(&e, &v)| e * v).sum();
+                ch.observe_algebra_element(input_eval);
+                let (range, rho) = logup::prove(&input_bytes(input), &mut ch);
+                hidden = Some((lhs_evals, sumcheck, input_eval, range, t, rho));
+            }
         }
 
         let mut ranges = Vec::new();
@@ -572,6 +792,19 @@ impl CommittedModel {
         let witness_opening = witness_pcs
             .open_at(witness_data, &witness_protocol, &witness_points, &mut ch)
             .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
+        let (input_commitment, hidden_input) = match (input_data, hidden) {
+            (
+                Some((c, input_pcs, data)),
+                Some((lhs_evals, sumcheck, input_eval, range, t, rho)),
+            ) => {
+                let points = input_points(c.len, t, &rho);
+                let opening = input_pcs
+                    .open_at(data, &input_protocol(c.len), &points, &mut ch)
+                    .map_err(|e| ModelError::Commitment(format!("{e:?}")))?;
+                (Some(c), Some(HiddenInput { lhs_evals, sumcheck, input_eval, range, opening }))
+            }
+            _ => (None, None),
+        };
         let proof = Proof {
             outputs,
             witness_root,
@@ -580,12 +813,26 @@ impl CommittedModel {
             ranges,
             opening,
             witness_opening,
+            hidden_input,
         };
-        Ok((output, proof))
+        Ok((output, input_commitment, proof))
     }
 }
 
+/// The opening points of the input table: the sumcheck's `t`, and the range check's `ρ` (over the
+/// range check's padded length, so with leading zero coordinates).
+fn input_points(len: usize, t: Vec<EF>, rho: &[EF]) -> Vec<Point<EF>> {
+    let mut r = vec![EF::ZERO; input_vars(len) - rho.len()];
+    r.extend_from_slice(rho);
+    vec![Point::new(t), Point::new(r)]
+}
+
 impl Proof {
+    /// Whether the proof is for a hidden input ([`verify_hidden`]) rather than one in the clear.
+    pub fn hides_input(&self) -> bool {
+        self.hidden_input.is_some()
+    }
+
     /// Encodes the proof (version byte, then postcard).
     pub fn to_bytes(&self) -> Vec<u8> {
         encode_versioned(PROOF_VERSION, self)
@@ -631,9 +878,42 @@ pub fn verify(
     output: &[i8],
     proof: &Proof,
 ) -> Result<(), VerifyError> {
+    verify_statement(commitment, Input::Clear(input), output, proof)
+}
+
+/// Verifies that the committed model maps the input committed by `input` ([`commit_input`]) to
+/// `output`, for a proof made by [`CommittedModel::prove_hidden`].
+pub fn verify_hidden(
+    commitment: &ModelCommitment,
+    input: &InputCommitment,
+    output: &[i8],
+    proof: &Proof,
+) -> Result<(), VerifyError> {
+    verify_statement(commitment, Input::Hidden(input), output, proof)
+}
+
+fn verify_statement(
+    commitment: &ModelCommitment,
+    input: Input<'_>,
+    output: &[i8],
+    proof: &Proof,
+) -> Result<(), VerifyError> {
     commitment.check_header()?;
     let model = &commitment.header;
     let batch = model.batch_of(input.len()).map_err(|e| VerifyError::Shape(e.to_string()))?;
+    let hidden = match (input, &proof.hidden_input) {
+        (Input::Clear(_), None) => None,
+        (Input::Hidden(_), Some(h)) => Some(h),
+        (Input::Clear(_), Some(_)) => {
+            return Err(VerifyError::Input("the proof is for a hidden input".into()));
+        }
+        (Input::Hidden(_), None) => {
+            return Err(VerifyError::Input("the proof is for an input in the clear".into()));
+        }
+    };
+    if hidden.is_some() && model.stages.first().and_then(Stage::matmul).is_none() {
+        return Err(VerifyError::Input("a hidden input needs a first stage with weights".into()));
+    }
     if batch > MAX_BATCH {
         return Err(VerifyError::Shape(format!("batch {batch} exceeds {MAX_BATCH}")));
     }
@@ -669,9 +949,21 @@ pub fn verify(
         }
     }
 
+    if let Some(h) = hidden {
+        let first = blocks(linear[0].1).len();
+        if h.lhs_evals.len() != first || h.sumcheck.rounds.len() != input_vars(input.len()) {
+            return Err(VerifyError::Input("shape of the input reduction".into()));
+        }
+    }
+
     // Replay the stages without weights from the claimed outputs of the stages with weights; the
-    // result must be the claimed output. This gives every stage's input.
-    let activations = replay(model, input, &proof.outputs);
+    // result must be the claimed output. This gives every stage's input (but the first stage's
+    // when the input is hidden: that stage has weights, and its input is never read below).
+    let clear_input = match input {
+        Input::Clear(x) => x,
+        Input::Hidden(_) => &[],
+    };
+    let activations = replay(model, clear_input, &proof.outputs);
     if activations.last().map(Vec::as_slice) != Some(output) {
         return Err(VerifyError::OutputMismatch);
     }
@@ -689,6 +981,7 @@ pub fn verify(
 
     let mut points = Vec::new();
     let mut acc_points = Vec::new();
+    let mut input_check = None;
     for (linear_idx, (&(stage_idx, mm), shape)) in linear.iter().zip(&shapes).enumerate() {
         let rn = sample_point(&mut ch, shape.log_rows);
         let ri = sample_point(&mut ch, shape.log_m);
@@ -702,14 +995,50 @@ pub fn verify(
         for p in parts {
             ch.observe_algebra_element(p.claim);
         }
-        let lhs = lhs_matrix(&model.stages[stage_idx], &activations[stage_idx]);
-        for (b, p) in blocks(mm).into_iter().zip(parts) {
+        let hidden_here = hidden.filter(|_| stage_idx == 0);
+        let lhs = match hidden_here {
+            Some(_) => Vec::new(),
+            None => lhs_matrix(&model.stages[stage_idx], &activations[stage_idx]),
+        };
+        let mut block_points = Vec::new();
+        for (bi, (b, p)) in blocks(mm).into_iter().zip(parts).enumerate() {
             let (final_claim, s) = sumcheck::verify(&p.sumcheck, p.claim, &mut ch);
-            if final_claim != eval_lhs(&lhs, mm.k, b, &rn, &s) * p.weight_eval {
+            let lhs_eval = match hidden_here {
+                Some(h) => {
+                    ch.observe_algebra_element(h.lhs_evals[bi]);
+                    block_points.push((b, s.clone()));
+                    h.lhs_evals[bi]
+                }
+                None => eval_lhs(&lhs, mm.k, b, &rn, &s),
+            };
+            if final_claim != lhs_eval * p.weight_eval {
                 return Err(VerifyError::FinalClaim(linear_idx));
             }
             ch.observe_algebra_element(p.weight_eval);
             points.push(block_point(b, &ri, s));
+        }
+        if let (Some(h), Input::Hidden(c)) = (hidden_here, input) {
+            let stage = &model.stages[stage_idx];
+            let gamma: EF = ch.sample_algebra_element();
+            let coeffs = input_coefficients(stage, mm, batch, &rn, &block_points, gamma);
+            // Σ_b γ^b X̃_b = Σ_i (u_i − 128 − zp)·c_i, and every c_i sums entries that read u_i.
+            let shift = from_i64(128 + i64::from(input_zero_point(stage)));
+            let mut claim = EF::ZERO;
+            let mut gp = EF::ONE;
+            for &v in &h.lhs_evals {
+                claim += gp * v;
+                gp *= gamma;
+            }
+            claim += coeffs.iter().copied().sum::<EF>() * shift;
+            let (final_claim, t) = sumcheck::verify(&h.sumcheck, claim, &mut ch);
+            let c_at: EF = eq_table(&t).iter().zip(&coeffs).map(|(&e, &v)| e * v).sum();
+            if final_claim != h.input_eval * c_at {
+                return Err(VerifyError::Input("the first product's input reduction".into()));
+            }
+            ch.observe_algebra_element(h.input_eval);
+            let (rho, value) = logup::verify(&h.range, c.len, &mut ch)
+                .map_err(|_| VerifyError::Input("input range check".into()))?;
+            input_check = Some((t, rho, value));
         }
     }
 
@@ -785,6 +1114,22 @@ pub fn verify(
                 VerifyError::Range(idx / 3)
             });
         }
+    }
+    if let (Some(h), Input::Hidden(c), Some((t, rho, value))) = (hidden, input, input_check) {
+        let protocol = input_protocol(c.len);
+        let input_pcs = pcs::pcs(&protocol).map_err(VerifyError::Commitment)?;
+        if h.opening.evals.len() != 2 {
+            return Err(VerifyError::Input("opening batch count".into()));
+        }
+        let evals = input_pcs
+            .verify_at(&c.root, &h.opening, &protocol, &input_points(c.len, t, &rho), &mut ch)
+            .map_err(|e| VerifyError::Input(format!("opening: {e:?}")))?;
+        if evals.len() != 2 || evals[0].current() != [h.input_eval] || evals[1].current() != [value]
+        {
+            return Err(VerifyError::Input("opened input differs from the claimed one".into()));
+        }
+    } else if hidden.is_some() {
+        return Err(VerifyError::Input("no input reduction".into()));
     }
     Ok(())
 }
@@ -915,8 +1260,9 @@ mod tests {
         let cm = CommittedModel::new(&small_model(11)).unwrap();
         let input = bytes(5, 37 * 2);
         for (stage, k, delta) in [(0usize, 3usize, 1i8), (0, 25, -1), (1, 7, 1), (1, 0, -3)] {
-            let (out, proof) =
-                cm.prove_with(&input, |o| o[stage][k] = o[stage][k].wrapping_add(delta)).unwrap();
+            let (out, _, proof) = cm
+                .prove_with(&input, false, |o| o[stage][k] = o[stage][k].wrapping_add(delta))
+                .unwrap();
             assert_eq!(
                 verify(cm.commitment(), &input, &out, &proof),
                 Err(VerifyError::Range(stage)),
@@ -926,7 +1272,8 @@ mod tests {
         // The convolution's output, two pooling stages before the next product.
         let cm = CommittedModel::new(&conv_model(9)).unwrap();
         let input = bytes(77, 98);
-        let (out, proof) = cm.prove_with(&input, |o| o[0][40] = o[0][40].wrapping_add(5)).unwrap();
+        let (out, _, proof) =
+            cm.prove_with(&input, false, |o| o[0][40] = o[0][40].wrapping_add(5)).unwrap();
         assert_eq!(verify(cm.commitment(), &input, &out, &proof), Err(VerifyError::Range(0)));
     }
 
@@ -944,8 +1291,8 @@ mod tests {
         });
         // A clamped output (every accumulator above the threshold gives 127): moving it to 126
         // needs a difference below zero for any large accumulator.
-        let (out, proof) = cm
-            .prove_with(&input, |o| {
+        let (out, _, proof) = cm
+            .prove_with(&input, false, |o| {
                 for v in o[1].iter_mut() {
                     *v = v.wrapping_sub(1);
                 }
@@ -971,6 +1318,91 @@ mod tests {
         let (cm, input, out, mut proof) = fixture();
         proof.blocks[1][0].weight_eval += EF::ONE;
         assert!(verify(cm.commitment(), &input, &out, &proof).is_err());
+    }
+
+    #[test]
+    fn hidden_inputs_prove_and_verify_against_their_commitment_only() {
+        for (model, dim) in [(small_model(3), 37), (conv_model(4), 98)] {
+            let cm = CommittedModel::new(&model).unwrap();
+            for batch in [1, 3] {
+                let input = bytes(40 + batch as u64, dim * batch);
+                let (out, c, proof) = cm.prove_hidden(&input).unwrap();
+                assert_eq!(out, model.run(&input).unwrap());
+                // The commitment is a function of the input: a verifier holding x recomputes it.
+                assert_eq!(commit_input(&input).unwrap(), c);
+                let c = InputCommitment::from_bytes(&c.to_bytes()).unwrap();
+                let proof = Proof::from_bytes(&proof.to_bytes()).unwrap();
+                assert!(proof.hides_input());
+                verify_hidden(cm.commitment(), &c, &out, &proof).unwrap();
+                // The same proof for another input's commitment (one value changed), in the clear,
+                // or for another output.
+                let mut other = input.clone();
+                other[dim / 2] = other[dim / 2].wrapping_add(1);
+                // (The commitment is in the transcript: every challenge moves, and the first
+                // check to fail may be any.)
+                let oc = commit_input(&other).unwrap();
+                assert!(verify_hidden(cm.commitment(), &oc, &out, &proof).is_err());
+                assert!(matches!(
+                    verify(cm.commitment(), &input, &out, &proof),
+                    Err(VerifyError::Input(_))
+                ));
+                let mut y = out.clone();
+                y[0] = y[0].wrapping_add(1);
+                assert!(verify_hidden(cm.commitment(), &c, &y, &proof).is_err());
+                // A proof with the input in the clear is no hidden-input proof.
+                let (_, clear) = cm.prove(&input).unwrap();
+                assert!(matches!(
+                    verify_hidden(cm.commitment(), &c, &out, &clear),
+                    Err(VerifyError::Input(_))
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_hidden_input_reduction_is_rejected() {
+        let cm = CommittedModel::new(&conv_model(5)).unwrap();
+        let input = bytes(9, 98 * 2);
+        let (out, c, proof) = cm.prove_hidden(&input).unwrap();
+        let check = |p: &Proof| verify_hidden(cm.commitment(), &c, &out, p);
+        fn h(p: &mut Proof) -> &mut HiddenInput {
+            p.hidden_input.as_mut().unwrap()
+        }
+        for b in 0..proof.hidden_input.as_ref().unwrap().lhs_evals.len() {
+            let mut p = proof.clone();
+            h(&mut p).lhs_evals[b] += EF::ONE;
+            assert_eq!(check(&p), Err(VerifyError::FinalClaim(0)));
+        }
+        let mut p = proof.clone();
+        h(&mut p).input_eval += EF::ONE;
+        assert!(matches!(check(&p), Err(VerifyError::Input(_))));
+        let mut p = proof.clone();
+        h(&mut p).sumcheck.rounds[1][0] += EF::ONE;
+        assert!(matches!(check(&p), Err(VerifyError::Input(_))));
+        let mut p = proof.clone();
+        h(&mut p).range.multiplicities[7] += 1;
+        assert!(matches!(check(&p), Err(VerifyError::Input(_))));
+        let mut p = proof;
+        h(&mut p).sumcheck.rounds.pop();
+        assert!(matches!(check(&p), Err(VerifyError::Input(_))));
+    }
+
+    #[test]
+    fn a_hidden_input_needs_a_first_stage_with_weights() {
+        let mut model = small_model(3);
+        model.stages.insert(
+            0,
+            Stage::Rescale(Rescale {
+                in_scale: 0.01,
+                in_zero_point: 0,
+                bias: vec![0.0; 37],
+                relu: true,
+                out_scale: 0.01,
+                out_zero_point: 0,
+            }),
+        );
+        let cm = CommittedModel::new(&model).unwrap();
+        assert!(cm.prove_hidden(&bytes(1, 37)).is_err());
     }
 
     /// Conv (2→3 channels, 7×7, kernel 3×3, strides 2×1, padding 1) → max pool 2×2 → average

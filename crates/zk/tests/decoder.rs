@@ -2,7 +2,7 @@
 //! (`crates/zk/fuzz`) drives them, but deterministic and bounded so that it runs with the tests:
 //! nothing may panic, and no mutated proof may verify.
 
-use ogn_zk::{CommittedModel, ModelCommitment, Proof, verify};
+use ogn_zk::{CommittedModel, InputCommitment, ModelCommitment, Proof, verify, verify_hidden};
 
 /// A xorshift64 stream.
 struct Rng(u64);
@@ -28,6 +28,8 @@ fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
     let honest = proof.to_bytes();
     verify(committed.commitment(), &input, &output, &proof).unwrap();
     let commitment_bytes = committed.commitment().to_bytes();
+    let (_, input_commitment, hidden) = committed.prove_hidden(&input).unwrap();
+    let hidden = hidden.to_bytes();
 
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut decoded = 0;
@@ -36,10 +38,16 @@ fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
             decoded += 1;
             let accepted = verify(committed.commitment(), &input, &output, &p).is_ok();
             assert!(!accepted || bytes == honest.as_slice(), "a mutated proof verified");
+            let accepted =
+                verify_hidden(committed.commitment(), &input_commitment, &output, &p).is_ok();
+            assert!(!accepted || bytes == hidden.as_slice(), "a mutated hidden proof verified");
             assert!(Proof::from_bytes(&p.to_bytes()).is_ok());
         }
         if let Ok(c) = ModelCommitment::from_bytes(bytes) {
             assert_eq!(ModelCommitment::from_bytes(&c.to_bytes()).ok(), Some(c));
+        }
+        if let Ok(c) = InputCommitment::from_bytes(bytes) {
+            assert_eq!(InputCommitment::from_bytes(&c.to_bytes()).ok(), Some(c));
         }
     };
     // Random bytes, with the version byte in front half of the time.
@@ -53,7 +61,8 @@ fn arbitrary_and_mutated_bytes_never_panic_and_never_verify() {
     }
     // The honest proof and commitment with random edits: byte overwrites, deletions, insertions,
     // duplicated ranges.
-    for base in [&honest, &commitment_bytes] {
+    let input_commitment_bytes = input_commitment.to_bytes();
+    for base in [&honest, &hidden, &commitment_bytes, &input_commitment_bytes] {
         for _ in 0..200 {
             let mut bytes = base.clone();
             // Half the cases: one byte overwritten (the structure usually survives).
@@ -93,10 +102,10 @@ fn other_versions_are_refused() {
     let (_, proof) = committed.prove(&input).unwrap();
     let mut bytes = proof.to_bytes();
     let mut commitment = committed.commitment().to_bytes();
-    // Proofs are at version 3 (committed accumulators, range-checked requantization), model
-    // commitments at version 2.
-    assert_eq!((bytes[0], commitment[0]), (3, 2));
-    for version in [0u8, 1, 2, 4, 255] {
+    // Proofs are at version 4 (committed accumulators, range-checked requantization, an optional
+    // hidden input), model commitments at version 2.
+    assert_eq!((bytes[0], commitment[0]), (4, 2));
+    for version in [0u8, 1, 2, 3, 255] {
         bytes[0] = version;
         assert!(Proof::from_bytes(&bytes).is_err(), "proof version {version}");
     }

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use ogn_zk::{CommittedModel, Proof, QuantizedModel, Stage, VerifyError, load_onnx, verify};
+use ogn_zk::{
+    CommittedModel, Proof, QuantizedModel, Stage, VerifyError, load_onnx, verify, verify_hidden,
+};
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel);
@@ -71,6 +73,28 @@ fn batches_prove_and_verify() {
         // The rows swapped are a different statement.
         let swapped: Vec<i8> = input[dim..].iter().chain(&input[..dim]).copied().collect();
         assert!(verify(committed.commitment(), &swapped, &output, &proof).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn hidden_inputs_prove_and_verify_against_their_commitment() {
+    for s in setups() {
+        let (output, c, proof) = s.committed.prove_hidden(&s.input).unwrap();
+        assert_eq!(output, s.output);
+        assert_eq!(ogn_zk::commit_input(&s.input).unwrap(), c);
+        let proof = Proof::from_bytes(&proof.to_bytes()).unwrap();
+        verify_hidden(s.committed.commitment(), &c, &output, &proof).unwrap();
+        // Another input's commitment (a pixel off its zero point changed).
+        let mut other = s.input.clone();
+        let zp = s.committed.model().input.zero_point;
+        let k = other.iter().position(|&v| v != zp).unwrap();
+        other[k] = other[k].wrapping_add(1);
+        let oc = ogn_zk::commit_input(&other).unwrap();
+        assert!(
+            verify_hidden(s.committed.commitment(), &oc, &output, &proof).is_err(),
+            "{}",
+            s.name
+        );
     }
 }
 
