@@ -32,6 +32,10 @@ pub(crate) struct OperatorArgs {
     /// for exercising the verification protocol, which catches and slashes it.
     #[arg(long, hide = true)]
     cheat_ppm: Option<u64>,
+    /// Where served jobs are kept so that a restarted operator still defends them in disputes
+    /// (default: in memory only).
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
 }
 
 /// OPG → wei, also accepted with up to 18 decimals.
@@ -54,6 +58,7 @@ pub(crate) async fn run(settings: &Settings, args: OperatorArgs) -> Result<()> {
         bond: opg_to_wei(&args.bond)?,
         commission_ppm: args.commission_ppm,
         cheat: args.cheat_ppm.map(|ppm| Cheat { ppm }),
+        state_dir: args.state_dir,
     };
     run_operator(config, crate::serve::shutdown_signal()).await
 }

@@ -172,7 +172,7 @@ pub(crate) async fn devnet(settings: &Settings, args: DevnetArgs) -> Result<()> 
     let mut children = Vec::new();
     if args.operators > 0 {
         become_validator(&url, settings).await?;
-        children = spawn_operators(&url, args.operators, args.cheating_operators)?;
+        children = spawn_operators(&url, &dir, args.operators, args.cheating_operators)?;
     }
     let served = server.await.context("devnet server task")?;
     referee.abort();
@@ -218,7 +218,12 @@ async fn become_validator(url: &str, settings: &Settings) -> Result<()> {
 }
 
 /// Starts `n` `ogn operator` processes with dev accounts 1…n against this node.
-fn spawn_operators(url: &str, n: u32, cheaters: u32) -> Result<Vec<std::process::Child>> {
+fn spawn_operators(
+    url: &str,
+    dir: &std::path::Path,
+    n: u32,
+    cheaters: u32,
+) -> Result<Vec<std::process::Child>> {
     let exe = std::env::current_exe().context("locating the ogn binary")?;
     let mut children = Vec::new();
     for i in 1..=n {
@@ -226,6 +231,7 @@ fn spawn_operators(url: &str, n: u32, cheaters: u32) -> Result<Vec<std::process:
         // Operators also stop on their own when the node stops answering (e.g. after a SIGKILL).
         let mut command = std::process::Command::new(&exe);
         command.arg("operator").arg("--node").arg(url);
+        command.arg("--state-dir").arg(dir.join("operators").join(i.to_string()));
         if i + cheaters > n {
             command.args(["--cheat-ppm", "1000000"]);
         }

@@ -29,6 +29,7 @@
 pub mod operator;
 pub mod rpc;
 pub mod scheduler;
+pub mod state;
 pub mod wire;
 
 pub use operator::{Cheat, OperatorConfig, run_operator};

@@ -16,6 +16,7 @@ use ogn_verify::{Execution, Query, dispute::step_witness, execute, tensors_hash}
 use parking_lot::Mutex;
 
 use crate::rpc::RpcClient;
+use crate::state::StateDir;
 use crate::wire::{Announce, JobOffer, JobResult};
 
 /// A dishonest operator, for exercising the protocol: with probability `ppm` per million a job's first
@@ -44,6 +45,18 @@ pub struct OperatorConfig {
     pub commission_ppm: u32,
     /// Cheating, for tests of the protocol.
     pub cheat: Option<Cheat>,
+    /// Where each served job's model and input are kept (`runs/{job}.json`), so that a restarted operator
+    /// still defends its results in disputes; `None`: in memory only.
+    pub state_dir: Option<std::path::PathBuf>,
+}
+
+/// A served job as kept on disk: enough to re-execute it (execution is deterministic).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedRun {
+    model: ModelCid,
+    input: serde_json::Value,
+    /// Whether the result was the `--cheat-ppm` one (replayed as it was).
+    cheated: bool,
 }
 
 #[derive(Clone)]
@@ -60,6 +73,7 @@ struct Operator {
     http: reqwest::Client,
     models: Mutex<HashMap<ModelCid, Arc<Model>>>,
     runs: Mutex<HashMap<u64, Arc<Run>>>,
+    state: StateDir,
     draws: Mutex<u64>,
 }
 
@@ -94,6 +108,7 @@ pub async fn run_operator(
         http: reqwest::Client::new(),
         models: Default::default(),
         runs: Default::default(),
+        state: StateDir::new(config.state_dir.clone()),
         draws: Mutex::new(seed),
         config,
     });
@@ -184,6 +199,27 @@ impl Operator {
         Ok(model)
     }
 
+    /// A job's run: in memory, or re-executed from what was kept before a restart (the same evidence:
+    /// execution is deterministic, and a cheat is replayed as it was).
+    async fn run_of(self: &Arc<Self>, job: u64) -> Result<Option<Arc<Run>>> {
+        if let Some(run) = self.runs.lock().get(&job) {
+            return Ok(Some(run.clone()));
+        }
+        let Some(saved) = self.state.get::<SavedRun>("runs", job)? else { return Ok(None) };
+        let model = self.model(&saved.model).await?;
+        let inputs = ogn_types::json::tensors_from_json(&saved.input)
+            .map_err(|e| anyhow!("saved input of job {job}: {e}"))?;
+        let (o, m, i) = (self.clone(), model.clone(), inputs.clone());
+        let exec = tokio::task::spawn_blocking(move || execute(&o.runtime, &m, &i))
+            .await
+            .context("execution task")?
+            .map_err(|e| anyhow!("{e}"))?;
+        let exec = if saved.cheated { perturbed(&model, &inputs, exec) } else { exec };
+        let run = Arc::new(Run { model, inputs, exec });
+        self.runs.lock().insert(job, run.clone());
+        Ok(Some(run))
+    }
+
     fn cheats_now(&self) -> bool {
         let Some(cheat) = self.config.cheat else { return false };
         let mut s = self.draws.lock();
@@ -206,6 +242,9 @@ async fn serve_job(op: &Arc<Operator>, offer: JobOffer) -> Result<JobResult> {
     let statement = exec.statement(offer.chain_id, offer.job, &model);
     let attestation = statement.sign(&op.config.key);
     let outputs = ogn_types::json::tensors_to_json(&exec.outputs);
+    // Kept before the result leaves: a result the operator signed is one it can defend after a restart.
+    let saved = SavedRun { model: offer.model, input: offer.input, cheated: cheat };
+    op.state.put("runs", offer.job, &saved)?;
     op.runs.lock().insert(offer.job, Arc::new(Run { model, inputs, exec }));
     Ok(JobResult { statement, attestation, outputs })
 }
@@ -273,7 +312,7 @@ async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()
             let owes = (view.record.operator == me && view.awaits_operator)
                 || (view.record.challenger == me && view.awaits_challenger);
             let (Some(query), true) = (view.query, owes) else { continue };
-            let Some(run) = op.runs.lock().get(&view.record.job).cloned() else { continue };
+            let Ok(Some(run)) = op.run_of(view.record.job).await else { continue };
             let (r, o, job) = (run.clone(), op.clone(), view.record.job);
             let answer = tokio::task::spawn_blocking(move || {
                 let mut r = r;
@@ -304,5 +343,61 @@ async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()
                 Err(e) => tracing::debug!(dispute = id, "answer not sent: {e:#}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operator(dir: &std::path::Path, model: &Arc<Model>) -> Arc<Operator> {
+        let key = PrivateKeySigner::from_bytes(&alloy::primitives::B256::repeat_byte(3)).unwrap();
+        let config = OperatorConfig {
+            key: key.clone(),
+            node: "http://127.0.0.1:9".into(),
+            models: vec![],
+            listen: "127.0.0.1:0".parse().unwrap(),
+            bond: 0,
+            commission_ppm: 0,
+            cheat: None,
+            state_dir: Some(dir.to_path_buf()),
+        };
+        let op = Operator {
+            rpc: RpcClient::new(&config.node, key),
+            runtime: Runtime::new(RuntimeConfig::default()),
+            http: reqwest::Client::new(),
+            models: Default::default(),
+            runs: Default::default(),
+            state: StateDir::new(config.state_dir.clone()),
+            draws: Mutex::new(1),
+            config,
+        };
+        op.models.lock().insert(*model.cid(), model.clone());
+        Arc::new(op)
+    }
+
+    /// A restarted operator re-derives the evidence of a job it served, so it can still defend it.
+    #[tokio::test]
+    async fn a_served_job_is_defended_after_a_restart() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/models/mlp.onnx");
+        let bytes = std::fs::read(path).expect("fixtures: run scripts/fetch-fixtures");
+        let runtime = Runtime::new(RuntimeConfig::default());
+        let model = runtime.load(&ModelCid::for_bytes(&bytes), &bytes).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let x: Vec<f32> = (0..784).map(|i| (i % 13) as f32 / 13.0).collect();
+        let name = model.info().inputs[0].name.clone();
+        let input = serde_json::json!({ name: {"shape": [1, 784], "values": x} });
+        let offer = JobOffer { chain_id: 7, job: 5, model: *model.cid(), input };
+
+        let before = operator(dir.path(), &model);
+        let served = serve_job(&before, offer).await.unwrap();
+        drop(before);
+
+        let after = operator(dir.path(), &model);
+        let run = after.run_of(5).await.unwrap().expect("the run is restored");
+        assert_eq!(run.exec.input_hash, served.statement.input_hash);
+        assert_eq!(run.exec.output_hash, served.statement.output_hash);
+        assert_eq!(run.exec.commitment(), served.statement.commitment);
+        assert!(after.run_of(6).await.unwrap().is_none(), "a job never served has no run");
     }
 }

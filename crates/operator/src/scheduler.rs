@@ -22,6 +22,7 @@ use ogn_verify::{
 use parking_lot::Mutex;
 
 use crate::rpc::RpcClient;
+use crate::state::StateDir;
 use crate::wire::{Announce, JobOffer, JobResult};
 
 /// Loads a model file by CID (from the node's hub).
@@ -78,6 +79,7 @@ pub struct Scheduler {
     operators: Mutex<BTreeMap<Address, Announce>>,
     jobs: Mutex<HashMap<u64, Arc<JobInputs>>>,
     receipts: Mutex<HashMap<u64, Receipt>>,
+    state: StateDir,
     next_job: AtomicU64,
 }
 
@@ -91,6 +93,7 @@ impl Scheduler {
         first_job: u64,
     ) -> Self {
         Self {
+            state: StateDir::new(config.state_dir.clone()),
             config,
             rpc,
             runtime,
@@ -121,23 +124,12 @@ impl Scheduler {
         if let Some(r) = self.receipts.lock().get(&job) {
             return Some(r.clone());
         }
-        let bytes = std::fs::read(self.state_path("receipts", job)?).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        self.state.get("receipts", job).ok().flatten()
     }
 
-    fn state_path(&self, kind: &str, job: u64) -> Option<std::path::PathBuf> {
-        Some(self.config.state_dir.as_ref()?.join(kind).join(format!("{job}.json")))
-    }
-
-    /// Writes `value` under the state directory, whole or not at all (temporary file, then rename).
+    /// Writes `value` under the state directory, whole or not at all.
     fn persist<T: serde::Serialize>(&self, kind: &str, job: u64, value: &T) -> Result<()> {
-        let Some(path) = self.state_path(kind, job) else { return Ok(()) };
-        let dir = path.parent().expect("a file under a directory");
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(value)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        self.state.put(kind, job, value)
     }
 
     /// A job's model and inputs: in memory, or as persisted before a restart.
@@ -145,12 +137,10 @@ impl Scheduler {
         if let Some(j) = self.jobs.lock().get(&job) {
             return Ok(j.clone());
         }
-        let path = self
-            .state_path("jobs", job)
+        let saved: SavedJob = self
+            .state
+            .get("jobs", job)?
             .ok_or_else(|| anyhow!("job {job} was not scheduled by this node"))?;
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("job {job} was not scheduled by this node"))?;
-        let saved: SavedJob = serde_json::from_slice(&bytes).context("saved job")?;
         let model = (self.load)(&saved.model).map_err(|e| anyhow!(e))?;
         let inputs = ogn_types::json::tensors_from_json(&saved.input)
             .map_err(|e| anyhow!("saved input of job {job}: {e}"))?;

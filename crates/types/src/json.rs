@@ -185,6 +185,24 @@ mod tests {
     use super::*;
     use crate::DType;
 
+    /// An input kept as JSON and read back is the same input: numbers are taken by their decimal form, so
+    /// parsing must give back exactly the float that was printed (serde_json's `float_roundtrip`).
+    #[test]
+    fn inputs_survive_a_json_round_trip_exactly() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let values: Vec<f64> = (0..20_000)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let x = f64::from_bits((state >> 12) | 0x3ff0_0000_0000_0000) - 1.0;
+                if i % 2 == 0 { f64::from(x as f32) } else { x * 1e-3 }
+            })
+            .collect();
+        let value = serde_json::json!({ "x": values });
+        let again: Value = serde_json::from_str(&serde_json::to_string(&value).unwrap()).unwrap();
+        assert_eq!(again, value);
+        assert_eq!(tensors_from_json(&again).unwrap(), tensors_from_json(&value).unwrap());
+    }
+
     #[test]
     fn nested_arrays_give_the_shape() {
         let tensors =
