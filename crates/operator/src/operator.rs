@@ -282,6 +282,9 @@ fn perturbed(model: &Model, inputs: &[Tensor], honest: Execution) -> Execution {
     }
 }
 
+/// Largest step proof an operator posts; a transaction holds at most 128 KiB of data.
+const MAX_STEP_PROOF_BYTES: usize = 100 * 1024;
+
 /// How long the node may be unreachable before the operator stops.
 const NODE_SILENCE: Duration = Duration::from_secs(10);
 
@@ -333,10 +336,12 @@ async fn watch_disputes(op: Arc<Operator>, gone: tokio::sync::oneshot::Sender<()
             .ok()
             .flatten();
             let Some(answer) = answer else { continue };
-            let call = IJobs::answerCall {
-                dispute: id,
-                answer: serde_json::to_vec(&answer).unwrap_or_default().into(),
-            };
+            let answer = serde_json::to_vec(&answer).unwrap_or_default();
+            if matches!(query, Query::Step { .. }) && answer.len() > MAX_STEP_PROOF_BYTES {
+                // Inputs too large for a transaction: the validator derives them from the job's run.
+                continue;
+            }
+            let call = IJobs::answerCall { dispute: id, answer: answer.into() };
             match op.rpc.send(JOBS_PRECOMPILE, call, U256::ZERO).await {
                 Ok(m) if m.success => tracing::debug!(dispute = id, ?query, "answered"),
                 Ok(m) => tracing::debug!(dispute = id, tx = %m.tx_hash, "answer reverted"),
