@@ -6,6 +6,11 @@
 //! proof as hex). `ogn verify-proof proof.json --model <model>` recommits the model, checks that the file's
 //! commitment is that model's, and verifies the proof: no trust in whoever made the file.
 //!
+//! `ogn prove --hide-input` leaves the int8 input out of the file and writes `inputCommitment` (hex) instead; the
+//! proof then binds that commitment. It is binding, not hiding: the commitment is deterministic (anyone can test a
+//! guessed input) and the proof still carries the activations in the clear (see ogn-zk's docs).
+//! `ogn verify-proof --input-commitment <hex>` also requires the file's commitment to be that one.
+//!
 //! `ogn quantize <float.onnx> --calibration x.json -o model_int8.onnx` quantizes a float model (ogn-zk's
 //! scheme: symmetric int8 weights, activation scales from the calibration rows) into the int8 form
 //! `ogn prove` takes, and reports how its outputs on the calibration rows differ from the float model's.
@@ -15,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ogn_types::{DType, Tensor};
-use ogn_zk::{ModelCommitment, Proof, QuantizedModel, load_onnx};
+use ogn_zk::{InputCommitment, ModelCommitment, Proof, QuantizedModel, load_onnx};
 use serde::{Deserialize, Serialize};
 
 use crate::{config::Settings, infer::read_input, model::fetch_model};
@@ -31,6 +36,10 @@ pub(crate) struct ProveArgs {
     /// Where to write the proof file.
     #[arg(short, long, default_value = "proof.json")]
     output: PathBuf,
+    /// Leave the input out of the proof file: the proof binds an input commitment instead (binding, not
+    /// hiding: the activations stay in the proof).
+    #[arg(long)]
+    hide_input: bool,
 }
 
 /// Arguments of `ogn verify-proof`.
@@ -41,6 +50,9 @@ pub(crate) struct VerifyArgs {
     /// The model the proof claims to be about (CID, name@version[/file], or a local file).
     #[arg(long)]
     model: String,
+    /// For a hidden-input proof: the input commitment (hex) the proof must bind.
+    #[arg(long)]
+    input_commitment: Option<String>,
 }
 
 /// Arguments of `ogn quantize`.
@@ -62,7 +74,12 @@ pub(crate) struct QuantizeArgs {
 struct ProofFile {
     model: String,
     commitment: String,
+    /// Empty for a hidden-input proof.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     input: Vec<i8>,
+    /// The input commitment (hex) of a hidden-input proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_commitment: Option<String>,
     output: Vec<i8>,
     output_f32: Vec<f32>,
     proof: String,
@@ -86,16 +103,24 @@ pub(crate) async fn prove(settings: &Settings, args: ProveArgs, json_mode: bool)
     let values = tensor.cast(DType::F32)?.to_f32()?;
     let (cid, model) = load_model(settings, &args.model).await?;
     let started = std::time::Instant::now();
+    let hide = args.hide_input;
     let (file, proof_len) = tokio::task::spawn_blocking(move || -> Result<(ProofFile, usize)> {
         let input = model.quantize_input(&values);
         let committed = ogn_zk::CommittedModel::new(&model)?;
-        let (output, proof) = committed.prove(&input)?;
+        let (input, input_commitment, output, proof) = if hide {
+            let (output, c, proof) = committed.prove_hidden(&input)?;
+            (Vec::new(), Some(alloy::hex::encode(c.to_bytes())), output, proof)
+        } else {
+            let (output, proof) = committed.prove(&input)?;
+            (input, None, output, proof)
+        };
         let proof = proof.to_bytes();
         let file = ProofFile {
             model: cid,
             commitment: alloy::hex::encode(committed.commitment().to_bytes()),
             output_f32: model.dequantize_output(&output),
             input,
+            input_commitment,
             output,
             proof: alloy::hex::encode(&proof),
         };
@@ -109,10 +134,14 @@ pub(crate) async fn prove(settings: &Settings, args: ProveArgs, json_mode: bool)
         println!(
             "{}",
             serde_json::json!({ "model": file.model, "proofFile": args.output, "proofBytes": proof_len,
-                "output": file.output_f32, "proveSeconds": elapsed.as_secs_f64() })
+                "output": file.output_f32, "proveSeconds": elapsed.as_secs_f64(),
+                "inputCommitment": file.input_commitment })
         );
     } else {
         println!("model   {}", file.model);
+        if let Some(c) = &file.input_commitment {
+            println!("input   hidden, commitment {c}");
+        }
         println!("output  {:?}", file.output_f32);
         println!(
             "proof   {} ({proof_len} bytes, {:.1} ms)",
@@ -139,7 +168,22 @@ pub(crate) async fn verify(settings: &Settings, args: VerifyArgs, json_mode: boo
         }
         let proof =
             Proof::from_bytes(&alloy::hex::decode(&file.proof).context("proof is not hex")?)?;
-        ogn_zk::verify(&expected, &file.input, &file.output, &proof)?;
+        match (&file.input_commitment, &args.input_commitment) {
+            (None, None) => ogn_zk::verify(&expected, &file.input, &file.output, &proof)?,
+            (None, Some(_)) => bail!("the proof file carries its input, not an input commitment"),
+            (Some(c), wanted) => {
+                if wanted.as_ref().is_some_and(|w| !w.eq_ignore_ascii_case(c)) {
+                    bail!("the proof binds another input commitment than the one given");
+                }
+                if !file.input.is_empty() {
+                    bail!("the proof file carries both an input and an input commitment");
+                }
+                let c = InputCommitment::from_bytes(
+                    &alloy::hex::decode(c).context("input commitment is not hex")?,
+                )?;
+                ogn_zk::verify_hidden(&expected, &c, &file.output, &proof)?;
+            }
+        }
         Ok(())
     })
     .await?;

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use ogn_zk::{CommittedModel, Proof, load_onnx, verify};
+use ogn_zk::{CommittedModel, Proof, load_onnx, verify, verify_hidden};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -61,11 +61,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         verify(committed.commitment(), &input, &output, &decoded)?;
         verify_s.push(t.elapsed().as_secs_f64());
     }
+    // The same with the input hidden behind an input commitment (`prove_hidden`).
+    let (_, input_commitment, hidden) = committed.prove_hidden(&input)?;
+    let hidden_bytes = hidden.to_bytes().len();
+    let mut hidden_prove_s = Vec::new();
+    let mut hidden_verify_s = Vec::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let (out, _, p) = committed.prove_hidden(&input)?;
+        hidden_prove_s.push(t.elapsed().as_secs_f64());
+        assert_eq!(out, output);
+        let encoded = p.to_bytes();
+        let t = Instant::now();
+        let decoded = Proof::from_bytes(&encoded)?;
+        verify_hidden(committed.commitment(), &input_commitment, &output, &decoded)?;
+        hidden_verify_s.push(t.elapsed().as_secs_f64());
+    }
     let security = ogn_zk::weight_opening_security_bits(committed.model());
     let logits: Vec<String> =
         model.dequantize_output(&output).iter().map(|v| format!("{v:?}")).collect();
     println!(
-        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"work\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{},\"output\":[{}]}}",
+        "{{\"model\":{:?},\"weights\":{},\"batch\":{},\"work\":{},\"commit_s\":{commit_s:.6},\"prove_s\":{:.6},\"verify_s\":{:.6},\"proof_bytes\":{},\"hidden_prove_s\":{:.6},\"hidden_verify_s\":{:.6},\"hidden_proof_bytes\":{},\"peak_rss_kib\":{},\"whir_security_bits\":{},\"output\":[{}]}}",
         args[1],
         model.num_weights(),
         input.len() / model.input_dim,
@@ -73,6 +89,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         median(prove_s),
         median(verify_s),
         bytes.len(),
+        median(hidden_prove_s),
+        median(hidden_verify_s),
+        hidden_bytes,
         peak_rss_kib(),
         security.map_or("null".to_string(), |b| format!("{b:.1}")),
         logits.join(","),
