@@ -158,6 +158,7 @@ pub(crate) async fn verify(settings: &Settings, args: VerifyArgs, json_mode: boo
     let file: ProofFile =
         serde_json::from_slice(&text).context("the proof file is not an ogn proof")?;
     let (cid, model) = load_model(settings, &args.model).await?;
+    let hidden = file.input_commitment.is_some();
     let outcome = tokio::task::spawn_blocking(move || -> Result<()> {
         let expected = ogn_zk::commit_model(&model)?;
         let claimed = ModelCommitment::from_bytes(
@@ -189,7 +190,9 @@ pub(crate) async fn verify(settings: &Settings, args: VerifyArgs, json_mode: boo
     .await?;
     outcome.context("proof rejected")?;
     if json_mode {
-        println!("{}", serde_json::json!({ "valid": true }));
+        println!("{}", serde_json::json!({ "valid": true, "inputHidden": hidden }));
+    } else if hidden {
+        println!("valid: the committed model maps the committed input to the output");
     } else {
         println!("valid: the committed model maps the input to the output");
     }
