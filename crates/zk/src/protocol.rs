@@ -605,7 +605,7 @@ impl CommittedModel {
 
     /// Runs the model on an int8 input (`[batch][input_dim]` flattened) and proves the run.
     pub fn prove(&self, input: &[i8]) -> Result<(Vec<i8>, Proof), ModelError> {
-        let (output, _, proof) = self.prove_with(input, false, |_| {})?;
+        let (output, _, proof) = self.prove_with(input, None, |_| {})?;
         Ok((output, proof))
     }
 
@@ -616,29 +616,32 @@ impl CommittedModel {
         &self,
         input: &[i8],
     ) -> Result<(Vec<i8>, InputCommitment, Proof), ModelError> {
-        let (output, c, proof) = self.prove_with(input, true, |_| {})?;
+        let (output, c, proof) = self.prove_with(input, Some(input), |_| {})?;
         Ok((output, c.ok_or_else(|| ModelError::Commitment("no input commitment".into()))?, proof))
     }
 
     /// [`Self::prove`], with `tamper` applied to the outputs of the stages with weights before
     /// anything is derived from them: the rest of the run (later stages, their accumulators, the
-    /// claimed output) follows the changed values, as a cheating prover's would.
+    /// claimed output) follows the changed values, as a cheating prover's would. With `committed`,
+    /// the input is hidden and `committed` is what the input commitment holds (a cheating prover may
+    /// commit to other values than it computes with).
     fn prove_with(
         &self,
         input: &[i8],
-        hide: bool,
+        committed: Option<&[i8]>,
         tamper: impl Fn(&mut [Vec<i8>]),
     ) -> Result<(Vec<i8>, Option<InputCommitment>, Proof), ModelError> {
         let mut trace = self.model.trace(input)?;
         if trace.batch > MAX_BATCH {
             return Err(ModelError::BatchTooLarge(trace.batch));
         }
+        let hide = committed.is_some();
         if hide && self.model.stages.first().and_then(Stage::matmul).is_none() {
             return Err(ModelError::Invalid(
                 "a hidden input needs a first stage with weights".into(),
             ));
         }
-        let input_data = if hide { Some(commit_input_data(input)?) } else { None };
+        let input_data = committed.map(commit_input_data).transpose()?;
         let linear: Vec<(usize, MatMul<'_>)> = linear_stages(&self.model).collect();
         let shapes = witness_shapes(&self.model, trace.batch);
         let mut outputs: Vec<Vec<i8>> =
@@ -1261,7 +1264,7 @@ mod tests {
         let input = bytes(5, 37 * 2);
         for (stage, k, delta) in [(0usize, 3usize, 1i8), (0, 25, -1), (1, 7, 1), (1, 0, -3)] {
             let (out, _, proof) = cm
-                .prove_with(&input, false, |o| o[stage][k] = o[stage][k].wrapping_add(delta))
+                .prove_with(&input, None, |o| o[stage][k] = o[stage][k].wrapping_add(delta))
                 .unwrap();
             assert_eq!(
                 verify(cm.commitment(), &input, &out, &proof),
@@ -1273,7 +1276,7 @@ mod tests {
         let cm = CommittedModel::new(&conv_model(9)).unwrap();
         let input = bytes(77, 98);
         let (out, _, proof) =
-            cm.prove_with(&input, false, |o| o[0][40] = o[0][40].wrapping_add(5)).unwrap();
+            cm.prove_with(&input, None, |o| o[0][40] = o[0][40].wrapping_add(5)).unwrap();
         assert_eq!(verify(cm.commitment(), &input, &out, &proof), Err(VerifyError::Range(0)));
     }
 
@@ -1292,7 +1295,7 @@ mod tests {
         // A clamped output (every accumulator above the threshold gives 127): moving it to 126
         // needs a difference below zero for any large accumulator.
         let (out, _, proof) = cm
-            .prove_with(&input, false, |o| {
+            .prove_with(&input, None, |o| {
                 for v in o[1].iter_mut() {
                     *v = v.wrapping_sub(1);
                 }
@@ -1385,6 +1388,33 @@ mod tests {
         let mut p = proof;
         h(&mut p).sumcheck.rounds.pop();
         assert!(matches!(check(&p), Err(VerifyError::Input(_))));
+    }
+
+    /// A prover that commits to one input and proves the run on another: the products and range
+    /// checks hold for the input it computes with, and only the input reduction can reject it.
+    #[test]
+    fn a_run_on_another_input_than_the_committed_one_is_rejected() {
+        for (model, dim) in [(small_model(3), 37), (conv_model(4), 98)] {
+            let cm = CommittedModel::new(&model).unwrap();
+            let input = bytes(12, dim);
+            for k in [0, dim / 3, dim - 1] {
+                let mut committed = input.clone();
+                committed[k] = committed[k].wrapping_add(1);
+                let (out, c, proof) = cm.prove_with(&input, Some(&committed), |_| {}).unwrap();
+                let c = c.unwrap();
+                assert_eq!(c, commit_input(&committed).unwrap());
+                assert!(
+                    matches!(
+                        verify_hidden(cm.commitment(), &c, &out, &proof),
+                        Err(VerifyError::Input(_))
+                    ),
+                    "entry {k}"
+                );
+            }
+            // The honest control: the same prover with the input it computes with.
+            let (out, c, proof) = cm.prove_with(&input, Some(&input), |_| {}).unwrap();
+            verify_hidden(cm.commitment(), &c.unwrap(), &out, &proof).unwrap();
+        }
     }
 
     #[test]
