@@ -147,6 +147,10 @@ impl Number {
     }
 }
 
+/// Most zeros [`Number`]'s display writes between the point and the first digit; past them it writes
+/// `{digits}e-{decimals}` (which parses back the same).
+const MAX_LEADING_ZEROS: usize = 40;
+
 impl fmt::Display for Number {
     /// Exact decimal text: `-1.25`, `100`, `0.001`, or `5e40` when `decimals` is negative.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,6 +163,10 @@ impl fmt::Display for Number {
         let places = usize::try_from(n.decimals).unwrap_or(usize::MAX);
         if places == 0 {
             write!(f, "{sign}{digits}")
+        } else if places > digits.len() + MAX_LEADING_ZEROS {
+            // Far below one: the exponent form, so that a tiny number typed as `1e-9000000000` prints
+            // short instead of as billions of zeros.
+            write!(f, "{sign}{digits}e-{places}")
         } else if digits.len() > places {
             let (int, frac) = digits.split_at(digits.len() - places);
             write!(f, "{sign}{int}.{frac}")
@@ -221,6 +229,22 @@ impl From<i64> for Number {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `number_and_cid` fuzz target: a huge negative exponent parsed, then printing it
+    /// wrote one zero per unit of exponent (out of memory).
+    #[test]
+    fn a_tiny_number_prints_short_and_reads_back() {
+        let n: Number = "09003e-8990000000".parse().unwrap();
+        assert_eq!(n, Number::new(9003, 8_990_000_000));
+        let text = n.to_string();
+        assert_eq!(text, "9003e-8990000000");
+        assert_eq!(text.parse::<Number>().unwrap(), n);
+        assert_eq!(n.to_f32().unwrap(), 0.0);
+        let small = Number::new(-5, 41);
+        assert_eq!(small.to_string(), "-0.00000000000000000000000000000000000000005");
+        assert_eq!(Number::new(-5, 42).to_string(), "-5e-42");
+        assert_eq!("-5e-42".parse::<Number>().unwrap(), Number::new(-5, 42));
+    }
 
     #[test]
     fn examples() {
