@@ -26,9 +26,10 @@
 //! ZKML gas ([`zkml_gas`]) = [`inference_gas`] of the integer model's work + proving
 //! ([`ZKML_PROVE_GAS_PER_WORK`] per work unit) + verification ([`zkml_verify_gas`]:
 //! [`ZKML_VERIFY_BASE_GAS`] + [`ZKML_VERIFY_GAS_PER_PROOF_BYTE`] per proof byte). At the rate above
-//! (10^8 gas per second of one core) that pays for the measured times of BENCHMARKS.md ("ogn-zk vs
-//! EZKL": verification 7–9 ms for 155–252 kB proofs, proving 18–172 ms): the MLP 784-128-10 costs
-//! about 3.2 M gas, 1.1 M of it verification.
+//! (10^8 gas per second of one core) that pays for the times measured on the default release build
+//! (BENCHMARKS.md, "ZKML on the chain"): proving 0.24–0.25 µs per work unit on all three test models,
+//! verification 7–14 ms for 200–350 kB proofs. The MLP 784-128-10 costs about 3.7 M gas, 1.0 M of it
+//! verification; the MLP 784-1024-256-10 about 29.4 M, inside one 30 M-gas block.
 
 use alloy::{
     primitives::{Address, B256, Bytes, Log, LogData, address},
@@ -71,18 +72,19 @@ pub fn inference_gas(work: u64) -> u64 {
 }
 
 /// ZKML: gas per work unit of the integer model for proving its run in pre-execution (the MLP
-/// 784-128-10, 1.0·10^5 work units, proves in about 21 ms; the MLP 784-1024-256-10 in 172 ms).
-pub const ZKML_PROVE_GAS_PER_WORK: u64 = 20;
+/// 784-128-10, 1.0·10^5 work units, proves in about 26 ms; LeNet-5, 4.2·10^5, in 108 ms; the MLP
+/// 784-1024-256-10, 1.07·10^6, in 255 ms: 0.24–0.25 µs, i.e. 24–25 gas, per unit).
+pub const ZKML_PROVE_GAS_PER_WORK: u64 = 26;
 
 /// ZKML: fixed gas of verifying a proof at block execution.
-pub const ZKML_VERIFY_BASE_GAS: u64 = 500_000;
+pub const ZKML_VERIFY_BASE_GAS: u64 = 400_000;
 
 /// ZKML: verification gas per byte of proof (proofs carry the accumulators and the WHIR opening,
 /// whose lengths follow the verifier's work).
-pub const ZKML_VERIFY_GAS_PER_PROOF_BYTE: u64 = 4;
+pub const ZKML_VERIFY_GAS_PER_PROOF_BYTE: u64 = 3;
 
-/// Engine id of ZKML results: ogn-zk's integer execution (proof format version 2).
-pub const ZKML_ENGINE_ID: &str = "ogn-zk/2";
+/// Engine id of ZKML results: ogn-zk's integer execution (proof format version 4).
+pub const ZKML_ENGINE_ID: &str = "ogn-zk/4";
 
 /// Gas of verifying a ZKML proof of `proof_len` bytes.
 pub fn zkml_verify_gas(proof_len: usize) -> u64 {
