@@ -216,32 +216,9 @@ impl Conv {
 
     /// im2col of one image: `[positions][patch_len]`, values `x − x_zp`, 0 in the padding.
     pub fn patches(&self, x: &[i8]) -> Vec<i32> {
-        let (oh, ow) = self.out_hw();
-        let [kh, kw] = self.kernel;
-        let [sh, sw] = self.strides;
         let zp = i32::from(self.input_zero_point);
-        let k = self.patch_len();
-        let mut out = vec![0i32; oh * ow * k];
-        for (p, patch) in out.chunks_exact_mut(k.max(1)).enumerate() {
-            let (py, px) = (p / ow, p % ow);
-            for c in 0..self.in_channels {
-                for dy in 0..kh {
-                    let y = (py * sh + dy).wrapping_sub(self.pads[0]);
-                    if y >= self.in_height {
-                        continue;
-                    }
-                    for dx in 0..kw {
-                        let xx = (px * sw + dx).wrapping_sub(self.pads[1]);
-                        if xx >= self.in_width {
-                            continue;
-                        }
-                        let v = x[(c * self.in_height + y) * self.in_width + xx];
-                        patch[(c * kh + dy) * kw + dx] = i32::from(v) - zp;
-                    }
-                }
-            }
-        }
-        out
+        // The padding reads as the zero point, i.e. 0 once it is subtracted.
+        self.patch_sources().iter().map(|s| s.map_or(0, |i| i32::from(x[i]) - zp)).collect()
     }
 
     /// The input index each entry of [`Self::patches`] reads, `None` in the padding.
