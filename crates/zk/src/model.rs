@@ -942,14 +942,34 @@ mod tests {
             bias: vec![0],
             requant: Requant { multiplier: 0.01, zero_point: 0 },
         };
+        // `patches` reads through `patch_sources`: check the index map itself, directly from the
+        // definition of a strided, padded window.
+        let sources = conv.patch_sources();
+        let (oh, ow) = conv.out_hw();
+        let k = conv.patch_len();
+        assert_eq!(sources.len(), oh * ow * k);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ci in 0..2 {
+                    for dy in 0..3 {
+                        for dx in 0..2 {
+                            let y = (oy * 2 + dy) as i64 - 1;
+                            let xx = ox as i64 + dx as i64;
+                            let want = ((0..5).contains(&y) && (0..6).contains(&xx))
+                                .then(|| ci * 30 + y as usize * 6 + xx as usize);
+                            let at = (oy * ow + ox) * k + (ci * 3 + dy) * 2 + dx;
+                            assert_eq!(sources[at], want, "({oy}, {ox}) c{ci} dy{dy} dx{dx}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(sources.contains(&None));
         let x: Vec<i8> = (0..60).map(|i| (i * 37 % 251) as u8 as i8).collect();
-        let from_sources: Vec<i32> = conv
-            .patch_sources()
-            .into_iter()
-            .map(|s| s.map_or(0, |i| i32::from(x[i]) + 7))
-            .collect();
-        assert_eq!(from_sources, conv.patches(&x));
-        assert!(conv.patch_sources().contains(&None));
+        let patches = conv.patches(&x);
+        for (p, s) in patches.iter().zip(&sources) {
+            assert_eq!(*p, s.map_or(0, |i| i32::from(x[i]) + 7));
+        }
     }
 
     #[test]
