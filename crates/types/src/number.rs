@@ -83,14 +83,19 @@ impl Number {
             decimals -= 1;
         }
         if decimals < 0 {
-            let scaled =
-                u32::try_from(-decimals).ok().and_then(pow10).and_then(|p| value.checked_mul(p));
+            // `unsigned_abs`, not negation: `decimals` comes from outside (ABI) and may be `i128::MIN`.
+            let scaled = u32::try_from(decimals.unsigned_abs())
+                .ok()
+                .and_then(pow10)
+                .and_then(|p| value.checked_mul(p));
             if let Some(v) = scaled {
                 return Self::new(v, 0);
             }
+            // Where `decimals` cannot go lower, the trailing zeros stay: still one form per (value, decimals).
             while value % 10 == 0 {
+                let Some(lower) = decimals.checked_sub(1) else { break };
                 value /= 10;
-                decimals -= 1;
+                decimals = lower;
             }
         }
         Self::new(value, decimals)
@@ -156,7 +161,7 @@ impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.normalized();
         if n.decimals < 0 {
-            return write!(f, "{}e{}", n.value, -n.decimals);
+            return write!(f, "{}e{}", n.value, n.decimals.unsigned_abs());
         }
         let sign = if n.value < 0 { "-" } else { "" };
         let digits = n.value.unsigned_abs().to_string();
@@ -244,6 +249,28 @@ mod tests {
         assert_eq!(small.to_string(), "-0.00000000000000000000000000000000000000005");
         assert_eq!(Number::new(-5, 42).to_string(), "-5e-42");
         assert_eq!("-5e-42".parse::<Number>().unwrap(), Number::new(-5, 42));
+    }
+
+    /// Found by the `abi_model_input` fuzz target: an ABI number with `decimals == i128::MIN` overflowed
+    /// when normalized (negation) and when printed.
+    #[test]
+    fn extreme_decimals_from_abi_do_not_overflow() {
+        for decimals in [i128::MIN, i128::MIN + 1, i128::MAX] {
+            for value in [1, -1, 10, 1000, i128::MIN, i128::MAX] {
+                let n = Number::new(value, decimals).normalized();
+                assert_eq!(n.normalized(), n);
+                let _ = n.to_string();
+                let _ = n.to_f64();
+                let _ = n.to_i128();
+            }
+        }
+        assert_eq!(Number::new(10, i128::MIN).normalized(), Number::new(10, i128::MIN));
+        assert_eq!(Number::new(10, i128::MIN + 1).normalized(), Number::new(1, i128::MIN));
+        assert_eq!(
+            Number::new(-3, i128::MIN).to_string(),
+            format!("-3e{}", i128::MIN.unsigned_abs())
+        );
+        assert!(Number::new(1, i128::MIN).to_f64().is_err());
     }
 
     #[test]

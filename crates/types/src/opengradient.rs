@@ -239,6 +239,29 @@ mod tests {
         assert_eq!(output.numbers[0].values[2], AbiNumber { value: 1, decimals: 1 });
     }
 
+    /// Found by the `abi_model_input` fuzz target (regression input `abi-decimals-min`): a number whose
+    /// `decimals` is `i128::MIN` overflowed when the decoded tensors were encoded again.
+    #[test]
+    fn extreme_decimals_survive_a_round_trip() {
+        let values = [i128::MIN, i128::MIN + 1, i128::MAX]
+            .into_iter()
+            .map(|decimals| AbiNumber { value: 10, decimals })
+            .collect();
+        let input = ModelInput {
+            numbers: vec![NumberTensor { name: "x".into(), values, shape: vec![3] }],
+            strings: vec![],
+        };
+        let bytes = input.abi_encode();
+        let tensors = ModelInput::abi_decode(&bytes).unwrap().to_tensors().unwrap();
+        // Re-encoding normalizes (`10e-MAX` becomes `1e-(MAX-1)`): the same values, and a fixed point after.
+        let again = ModelInput::from_tensors(&tensors).unwrap();
+        let normalized = again.to_tensors().unwrap();
+        assert_eq!(ModelInput::from_tensors(&normalized).unwrap(), again);
+        let expected = [(10, i128::MIN), (1, i128::MIN), (1, i128::MAX - 1)]
+            .map(|(value, decimals)| AbiNumber { value, decimals });
+        assert_eq!(again.numbers[0].values, expected);
+    }
+
     #[test]
     fn rejects_a_shape_that_does_not_match() {
         let bad = NumberTensor {
