@@ -119,8 +119,20 @@ struct Operator {
 struct Delegator {
     addr: Address,
     offset: u32,
-    /// Its delegations, resolved once in the ledger's maps (a superset of the live ones; pruned at review).
+    /// Its delegations, resolved once in the ledger's maps (a superset of the live ones; pruned at review),
+    /// in staker order without repeats: the order the ledger's maps settle them in.
     positions: Vec<DelegationRef>,
+}
+
+impl Delegator {
+    /// Adds a position in its place, so that a review never has to sort them.
+    fn add_position(&mut self, r: Option<DelegationRef>) {
+        let Some(r) = r else { return };
+        match self.positions.binary_search_by_key(&r.staker(), DelegationRef::staker) {
+            Ok(i) => self.positions[i] = r,
+            Err(i) => self.positions.insert(i, r),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -278,7 +290,7 @@ impl<'a> Sim<'a> {
             if direct > 0 {
                 let to = sim.pick_staker().ok_or(SimError::Setup("no active staker".into()))?;
                 sim.ledger.delegate(who, to, direct)?;
-                sim.delegators[i].positions.extend(sim.ledger.delegation_ref(who, to));
+                sim.delegators[i].add_position(sim.ledger.delegation_ref(who, to));
             }
         }
         sim.ledger.lst_deposit(addr(AMM), to_base(s.lst.amm_depth_opg))?;
@@ -1079,12 +1091,7 @@ impl<'a> Sim<'a> {
             let who = self.delegators[k].addr;
             let before = self.ledger.balance(who);
             let mut mine = std::mem::take(&mut self.delegators[k].positions);
-            // In staker order without repeats, as the ledger's maps are (already so unless a delegation was
-            // added since).
-            if !mine.is_sorted_by(|a, b| a.staker() < b.staker()) {
-                mine.sort_unstable_by_key(DelegationRef::staker);
-                mine.dedup_by_key(|r| r.staker());
-            }
+            debug_assert!(mine.is_sorted_by(|a, b| a.staker() < b.staker()));
             // Withdrawing from every position also finds the positions that are gone (fully undelegated).
             self.ledger.withdraw_rewards_refs(who, &mut mine);
             self.delegators[k].positions.clone_from(&mine);
@@ -1100,7 +1107,7 @@ impl<'a> Sim<'a> {
                         let r = self.ledger.redelegate(who, st, to, amount);
                         if self.reject(r).is_some() {
                             let to_ref = self.ledger.delegation_ref(who, to);
-                            self.delegators[k].positions.extend(to_ref);
+                            self.delegators[k].add_position(to_ref);
                         }
                     }
                 }
@@ -1132,7 +1139,7 @@ impl<'a> Sim<'a> {
                         let r = self.ledger.delegate(who, to, liquid);
                         if self.reject(r).is_some() {
                             let to_ref = self.ledger.delegation_ref(who, to);
-                            self.delegators[k].positions.extend(to_ref);
+                            self.delegators[k].add_position(to_ref);
                         }
                     }
                 }
