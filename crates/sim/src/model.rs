@@ -307,6 +307,18 @@ impl<'a> Sim<'a> {
     /// probability ∝ stake^brand_bias.
     fn pick_staker(&mut self) -> Option<Address> {
         let bias = self.s.delegators.brand_bias;
+        if bias == 0.0 {
+            // Every weight is 1, so the walk below subtracts 1 exactly each time (below 2^52 stakers) and
+            // stops at index floor(u · n), or at the last staker when rounding gives u · n = n: pick that
+            // one directly (the same draw and the same staker).
+            let n = self.ledger.stakers().filter(|(_, st)| st.is_active()).count();
+            if n == 0 {
+                return None;
+            }
+            let x = self.rng.uniform() * n as f64;
+            let j = (x as usize).min(n - 1);
+            return self.ledger.stakers().filter(|(_, st)| st.is_active()).nth(j).map(|(a, _)| *a);
+        }
         // One buffer for the whole run: this is called at every delegation a delegator makes.
         let mut cands = std::mem::take(&mut self.pick_buf);
         cands.clear();
