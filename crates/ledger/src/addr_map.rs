@@ -213,6 +213,17 @@ impl<V> AddrMap<V> {
         self.order.iter().map(|&i| self.slot(i))
     }
 
+    /// The entry with the greatest address, without hashing.
+    pub(crate) fn last(&self) -> Option<(&Address, &V)> {
+        self.order.last().map(|&i| self.slot(i))
+    }
+
+    /// [`AddrMap::last`], the value mutable.
+    pub(crate) fn last_mut(&mut self) -> Option<(&Address, &mut V)> {
+        let &i = self.order.last()?;
+        self.slots[i as usize].as_mut().map(|(k, v)| (&*k, v))
+    }
+
     /// Calls `f` on every entry in address order, values mutable.
     pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&Address, &mut V)) {
         for &i in &self.order {
