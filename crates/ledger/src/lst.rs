@@ -117,8 +117,12 @@ impl Ledger {
     /// The pool's value: buffer + its delegations' value + their unsettled rewards.
     pub fn lst_value(&self) -> u128 {
         let mut v = self.pools.lst_buffer;
+        // Both maps are in address order: each staker is found by walking the stakers alongside.
+        let mut at = 0;
         for (staker, map) in self.delegations.iter() {
-            if let (Some(d), Some(s)) = (pool_delegation(map), self.stakers.get(staker)) {
+            let Some(d) = pool_delegation(map) else { continue };
+            let s = self.stakers.seek(&mut at, staker).and_then(|i| self.stakers.get_at(i, staker));
+            if let Some(s) = s {
                 v += s.value_of(d.shares) + pending(s, d).total();
             }
         }
@@ -160,11 +164,17 @@ impl Ledger {
     /// rewards over all of them, in one walk.
     fn pool_positions(&self) -> (Vec<(Address, u128)>, u128) {
         let mut pending_total = 0;
+        let mut at = 0;
         let stakes = self
             .delegations
             .iter()
             .filter_map(|(staker, map)| {
-                let (d, s) = (pool_delegation(map)?, &self.stakers[staker]);
+                let d = pool_delegation(map)?;
+                let s = self
+                    .stakers
+                    .seek(&mut at, staker)
+                    .and_then(|i| self.stakers.get_at(i, staker))
+                    .expect("a delegation's staker exists");
                 pending_total += pending(s, d).total();
                 Some((*staker, s.value_of(d.shares)))
             })
@@ -178,8 +188,11 @@ impl Ledger {
         // the same order: the same buffer, statistics and events as settling them one by one.
         let mut paid = Vec::new();
         let stakers = &mut self.stakers;
+        let mut at = 0;
         self.delegations.for_each_mut(|addr, map| {
-            if let (Some(d), Some(s)) = (pool_delegation_mut(map), stakers.get_mut(addr)) {
+            let Some(d) = pool_delegation_mut(map) else { return };
+            let s = stakers.seek(&mut at, addr).and_then(|i| stakers.get_at_mut(i, addr));
+            if let Some(s) = s {
                 let amounts = settle_pair(s, d);
                 if amounts.total() > 0 {
                     paid.push((*addr, amounts));
@@ -198,12 +211,15 @@ impl Ledger {
             return;
         }
         let max_commission = self.params.lst_max_commission_ppm;
+        let mut at = 0;
         let target = self
             .stakers
             .iter()
             .filter(|(_, s)| s.is_active() && s.commission_ppm <= max_commission)
             .map(|(a, s)| {
-                let held = self.delegations.get(a).and_then(pool_delegation);
+                let map =
+                    self.delegations.seek(&mut at, a).and_then(|i| self.delegations.get_at(i, a));
+                let held = map.and_then(pool_delegation);
                 (held.map_or(0, |d| s.value_of(d.shares)), *a)
             })
             .min();
