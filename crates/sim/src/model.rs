@@ -785,7 +785,9 @@ impl<'a> Sim<'a> {
 
         // Metrics.
         let st = self.ledger.stats().clone();
-        let fair = self.fair_rate();
+        // One walk over the pool's delegations gives both the rate and the pool's value.
+        let rate = self.ledger.lst_rate();
+        let fair = to_opg(rate.per_st_opg_e18());
         let fees_opg = to_opg(
             st.inference_fees - stats0.inference_fees + st.base_fees - stats0.base_fees + st.tips
                 - stats0.tips,
@@ -796,7 +798,7 @@ impl<'a> Sim<'a> {
         let all_stakes: Vec<f64> = self.ledger.stakers().map(|(_, s)| to_opg(s.tokens)).collect();
         let pool = to_opg(self.ledger.pools().incentive);
         let year_payout = to_opg(self.ledger.projected_emission(365));
-        let lst_value = to_opg(self.ledger.lst_value());
+        let lst_value = to_opg(rate.opg);
         let value_secured = served * s.demand.job_value_usd;
         let budget = staked * self.price * slash_frac;
         let med_income = quantile(&op_income, 0.5);
