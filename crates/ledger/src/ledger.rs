@@ -64,6 +64,9 @@ pub struct Ledger {
     /// staker → delegator → delegation.
     pub(crate) delegations: AddrMap<AddrMap<Delegation>>,
     pub(crate) unbonding: Queue<UnbondingEntry>,
+    /// Derived from `unbonding`.
+    #[serde(skip)]
+    pub(crate) unbonding_by_delegator: ByDelegator,
     pub(crate) redelegations: Queue<RedelegationEntry>,
     /// Derived from `redelegations`.
     #[serde(skip)]
@@ -109,6 +112,7 @@ impl Ledger {
             stakers: AddrMap::new(),
             delegations: AddrMap::new(),
             unbonding: Queue::default(),
+            unbonding_by_delegator: ByDelegator::default(),
             redelegations: Queue::default(),
             redelegations_by_delegator: ByDelegator::default(),
             jobs: BTreeMap::new(),
@@ -151,6 +155,7 @@ impl Ledger {
         }
         self.height = height;
         for (entry, e) in self.unbonding.pop_matured(height) {
+            self.unbonding_by_delegator.remove(e.delegator, entry);
             self.credit(e.recipient, e.balance);
             self.emit(Event::UnbondingCompleted {
                 entry,

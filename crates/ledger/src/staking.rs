@@ -315,11 +315,12 @@ impl Ledger {
         }
     }
 
-    fn count_entries(&self, delegator: Address, staker: Address) -> usize {
-        self.unbonding
-            .entries
-            .values()
-            .filter(|e| e.delegator == delegator && e.staker == Some(staker))
+    fn count_entries(&mut self, delegator: Address, staker: Address) -> usize {
+        // Through the delegator's records only: in a run of exits the queue holds thousands.
+        let entries = &self.unbonding.entries;
+        self.unbonding_by_delegator
+            .ids(&self.unbonding, delegator)
+            .filter(|id| entries[id].staker == Some(staker))
             .count()
     }
 
@@ -358,6 +359,7 @@ impl Ledger {
             initial_balance: amount,
             balance: amount,
         });
+        self.unbonding_by_delegator.insert(delegator, entry);
         self.emit(Event::Undelegated {
             delegator,
             staker,

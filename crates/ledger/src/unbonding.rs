@@ -70,6 +70,23 @@ impl Matures for RedelegationEntry {
     }
 }
 
+/// A queue record's delegator, for [`ByDelegator`].
+pub(crate) trait Delegated {
+    fn delegator(&self) -> Address;
+}
+
+impl Delegated for UnbondingEntry {
+    fn delegator(&self) -> Address {
+        self.delegator
+    }
+}
+
+impl Delegated for RedelegationEntry {
+    fn delegator(&self) -> Address {
+        self.delegator
+    }
+}
+
 /// Entries by id, with an index by completion height so maturing is O(matured · log n).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue<T> {
@@ -112,11 +129,11 @@ impl<T: Matures> Queue<T> {
     }
 }
 
-/// The open redelegations' ids by delegator, so that a redelegation's checks read that delegator's records
-/// instead of every open one. Derived from the ledger's redelegation [`Queue`]: never serialized and not part
-/// of the ledger's equality. It only ever holds ids of open records (added with the record, removed when it
-/// matures), so when it holds as many as the queue it holds all of them; when it holds fewer (a ledger just
-/// deserialized) it is rebuilt before use.
+/// The open records' ids by delegator (of the redelegation or the unbonding [`Queue`]), so that a
+/// redelegation's or an undelegation's checks read that delegator's records instead of every open one.
+/// Derived from the queue: never serialized and not part of the ledger's equality. It only ever holds ids of
+/// open records (added with the record, removed when it matures), so when it holds as many as the queue it
+/// holds all of them; when it holds fewer (a ledger just deserialized) it is rebuilt before use.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ByDelegator(BTreeSet<(Address, u64)>);
 
@@ -137,17 +154,17 @@ impl ByDelegator {
         self.0.remove(&(delegator, id));
     }
 
-    /// The ids of `delegator`'s open redelegations in `queue`, in id order.
-    pub(crate) fn ids(
+    /// The ids of `delegator`'s open records in `queue`, in id order.
+    pub(crate) fn ids<T: Delegated>(
         &mut self,
-        queue: &Queue<RedelegationEntry>,
+        queue: &Queue<T>,
         delegator: Address,
     ) -> impl Iterator<Item = u64> + '_ {
         if self.0.len() != queue.entries.len() {
-            self.0 = queue.entries.iter().map(|(&id, e)| (e.delegator, id)).collect();
+            self.0 = queue.entries.iter().map(|(&id, e)| (e.delegator(), id)).collect();
         }
         debug_assert!(
-            self.0.iter().all(|(d, id)| queue.entries.get(id).is_some_and(|e| e.delegator == *d)),
+            self.0.iter().all(|(d, id)| queue.entries.get(id).is_some_and(|e| e.delegator() == *d)),
             "the index holds only open records"
         );
         self.0.range((delegator, 0)..=(delegator, u64::MAX)).map(|&(_, id)| id)

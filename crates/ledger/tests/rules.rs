@@ -212,6 +212,49 @@ fn redelegated_stake_is_slashed_for_the_source_fault() {
 }
 
 #[test]
+fn unbonding_entries_per_pair_are_capped_also_after_a_read_back() {
+    let (v1, v2, d, e) = (a(1), a(2), a(3), a(4));
+    let mut l = Ledger::new(
+        params(),
+        [(v1, 1_000 * OPG), (v2, 1_000 * OPG), (d, 1_000 * OPG), (e, 1_000 * OPG)],
+    )
+    .unwrap();
+    l.create_staker(v1, Role::Validator, 1_000 * OPG, 0).unwrap();
+    l.create_staker(v2, Role::Validator, 1_000 * OPG, 0).unwrap();
+    l.delegate(d, v1, 500 * OPG).unwrap();
+    l.delegate(d, v2, 500 * OPG).unwrap();
+    l.delegate(e, v1, 500 * OPG).unwrap();
+    let max = l.params().max_entries;
+    for _ in 0..max {
+        l.undelegate(d, v1, OPG).unwrap();
+    }
+    let full = |l: &mut Ledger| {
+        refused(
+            l,
+            |l| l.undelegate(d, v1, OPG).map(drop),
+            |err| matches!(err, LedgerError::TooManyEntries { .. }),
+        );
+        // Other pairs are not affected.
+        let mut other = l.clone();
+        other.undelegate(d, v2, OPG).unwrap();
+        other.undelegate(e, v1, OPG).unwrap();
+    };
+    full(&mut l);
+    // The serialized form has no index of the entries: a ledger read back counts them all the same.
+    let mut back: Ledger = serde_json::from_str(&serde_json::to_string(&l).unwrap()).unwrap();
+    full(&mut back);
+    back.undelegate(e, v1, OPG).unwrap();
+    full(&mut back);
+    // Once the entries mature, the pair may unbond again.
+    let done = l.height() + l.params().unbonding_period_blocks;
+    for l in [&mut l, &mut back] {
+        l.begin_block(done).unwrap();
+        l.undelegate(d, v1, OPG).unwrap();
+        l.check_invariants().unwrap();
+    }
+}
+
+#[test]
 fn the_default_pool_halves_in_fifteen_years() {
     let p = Params::default();
     let EmissionSchedule::DecayingPool { initial_pool, half_life_blocks } = p.emission else {
