@@ -358,6 +358,12 @@ impl Ledger {
         Some(DelegationRef { staker, staker_slot, map_slot, slot })
     }
 
+    /// [`Ledger::get_staker`] of the staker a reference names, through its slot while that is still the
+    /// staker's.
+    pub fn staker_of(&self, r: &DelegationRef) -> Option<&Staker> {
+        self.stakers.get_at(r.staker_slot, &r.staker).or_else(|| self.stakers.get(&r.staker))
+    }
+
     /// [`Ledger::delegation_value`] through a reference.
     pub fn delegation_value_ref(&self, delegator: Address, r: &DelegationRef) -> u128 {
         let found = (

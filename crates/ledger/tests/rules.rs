@@ -412,6 +412,8 @@ fn withdrawal_through_references_is_the_withdrawal_by_address_even_when_they_are
     }
     assert_eq!(l.delegation_value_ref(d, &refs[0]), l.delegation_value(d, v));
     assert_eq!(l.delegation_value_ref(d, &refs[1]), 0);
+    assert_eq!(l.staker_of(&refs[0]), l.get_staker(v));
+    assert_eq!(l.staker_of(&refs[1]), l.get_staker(op));
 
     let (mut by_addr, mut by_ref) = (l.clone(), l);
     let (stale, mut gone) = (refs[0], refs[1]);

@@ -1113,7 +1113,7 @@ impl<'a> Sim<'a> {
             self.sell_opg(who, rewards * d.sell_share);
             for r in &mine {
                 let st = r.staker();
-                if !self.is_active(st) {
+                if !self.ledger.staker_of(r).is_some_and(|s| s.is_active()) {
                     let amount = self.ledger.delegation_value_ref(who, r);
                     if let Some(to) = self.pick_staker()
                         && amount > 0
