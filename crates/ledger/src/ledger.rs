@@ -16,7 +16,7 @@ use crate::{
     params::{EmissionSchedule, Params},
     staking::{Delegation, Role, Staker},
     supply::{Pools, Supply},
-    unbonding::{ByDelegator, Queue, RedelegationEntry, UnbondingEntry},
+    unbonding::{ByDelegator, ByPair, Queue, RedelegationEntry, UnbondingEntry},
 };
 
 /// Network-wide running totals, for yield and sustainability metrics.
@@ -66,7 +66,7 @@ pub struct Ledger {
     pub(crate) unbonding: Queue<UnbondingEntry>,
     /// Derived from `unbonding`.
     #[serde(skip)]
-    pub(crate) unbonding_by_delegator: ByDelegator,
+    pub(crate) unbonding_by_pair: ByPair,
     pub(crate) redelegations: Queue<RedelegationEntry>,
     /// Derived from `redelegations`.
     #[serde(skip)]
@@ -112,7 +112,7 @@ impl Ledger {
             stakers: AddrMap::new(),
             delegations: AddrMap::new(),
             unbonding: Queue::default(),
-            unbonding_by_delegator: ByDelegator::default(),
+            unbonding_by_pair: ByPair::default(),
             redelegations: Queue::default(),
             redelegations_by_delegator: ByDelegator::default(),
             jobs: BTreeMap::new(),
@@ -155,7 +155,7 @@ impl Ledger {
         }
         self.height = height;
         for (entry, e) in self.unbonding.pop_matured(height) {
-            self.unbonding_by_delegator.remove(e.delegator, entry);
+            self.unbonding_by_pair.remove((e.delegator, e.staker), entry);
             self.credit(e.recipient, e.balance);
             self.emit(Event::UnbondingCompleted {
                 entry,

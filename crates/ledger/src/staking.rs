@@ -316,12 +316,8 @@ impl Ledger {
     }
 
     fn count_entries(&mut self, delegator: Address, staker: Address) -> usize {
-        // Through the delegator's records only: in a run of exits the queue holds thousands.
-        let entries = &self.unbonding.entries;
-        self.unbonding_by_delegator
-            .ids(&self.unbonding, delegator)
-            .filter(|id| entries[id].staker == Some(staker))
-            .count()
+        // Through the pair's records only: in a run of exits the queue holds thousands.
+        self.unbonding_by_pair.ids(&self.unbonding, (delegator, Some(staker))).count()
     }
 
     /// Starts unbonding `amount` tokens of a delegation; the tokens are paid after the unbonding period.
@@ -359,7 +355,7 @@ impl Ledger {
             initial_balance: amount,
             balance: amount,
         });
-        self.unbonding_by_delegator.insert(delegator, entry);
+        self.unbonding_by_pair.insert((delegator, staker), entry);
         self.emit(Event::Undelegated {
             delegator,
             staker,

@@ -70,19 +70,24 @@ impl Matures for RedelegationEntry {
     }
 }
 
-/// A queue record's delegator, for [`ByDelegator`].
-pub(crate) trait Delegated {
-    fn delegator(&self) -> Address;
+/// What a queue's records are indexed by in [`ByKey`].
+pub(crate) trait Keyed {
+    type Key: Ord + Copy;
+    fn key(&self) -> Self::Key;
 }
 
-impl Delegated for UnbondingEntry {
-    fn delegator(&self) -> Address {
-        self.delegator
+/// Unbonding entries are counted per (delegator, staker) pair.
+impl Keyed for UnbondingEntry {
+    type Key = (Address, Option<Address>);
+    fn key(&self) -> Self::Key {
+        (self.delegator, self.staker)
     }
 }
 
-impl Delegated for RedelegationEntry {
-    fn delegator(&self) -> Address {
+/// Redelegation records are checked per delegator.
+impl Keyed for RedelegationEntry {
+    type Key = Address;
+    fn key(&self) -> Self::Key {
         self.delegator
     }
 }
@@ -129,44 +134,56 @@ impl<T: Matures> Queue<T> {
     }
 }
 
-/// The open records' ids by delegator (of the redelegation or the unbonding [`Queue`]), so that a
-/// redelegation's or an undelegation's checks read that delegator's records instead of every open one.
-/// Derived from the queue: never serialized and not part of the ledger's equality. It only ever holds ids of
-/// open records (added with the record, removed when it matures), so when it holds as many as the queue it
-/// holds all of them; when it holds fewer (a ledger just deserialized) it is rebuilt before use.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ByDelegator(BTreeSet<(Address, u64)>);
+/// The open records' ids by key (the redelegations' by delegator, the unbonding entries' by delegator and
+/// staker), so that a redelegation's or an undelegation's checks read those records instead of every open
+/// one. Derived from the [`Queue`]: never serialized and not part of the ledger's equality. It only ever holds
+/// ids of open records (added with the record, removed when it matures), so when it holds as many as the
+/// queue it holds all of them; when it holds fewer (a ledger just deserialized) it is rebuilt before use.
+#[derive(Debug, Clone)]
+pub(crate) struct ByKey<K>(BTreeSet<(K, u64)>);
 
-impl PartialEq for ByDelegator {
+/// The redelegation records' index.
+pub(crate) type ByDelegator = ByKey<Address>;
+
+/// The unbonding entries' index.
+pub(crate) type ByPair = ByKey<(Address, Option<Address>)>;
+
+impl<K> Default for ByKey<K> {
+    fn default() -> Self {
+        ByKey(BTreeSet::new())
+    }
+}
+
+impl<K> PartialEq for ByKey<K> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for ByDelegator {}
+impl<K> Eq for ByKey<K> {}
 
-impl ByDelegator {
-    pub(crate) fn insert(&mut self, delegator: Address, id: u64) {
-        self.0.insert((delegator, id));
+impl<K: Ord + Copy> ByKey<K> {
+    pub(crate) fn insert(&mut self, key: K, id: u64) {
+        self.0.insert((key, id));
     }
 
-    pub(crate) fn remove(&mut self, delegator: Address, id: u64) {
-        self.0.remove(&(delegator, id));
+    pub(crate) fn remove(&mut self, key: K, id: u64) {
+        self.0.remove(&(key, id));
     }
 
-    /// The ids of `delegator`'s open records in `queue`, in id order.
-    pub(crate) fn ids<T: Delegated>(
+    /// The ids of the open records in `queue` with this key, in id order.
+    pub(crate) fn ids<T: Keyed<Key = K>>(
         &mut self,
         queue: &Queue<T>,
-        delegator: Address,
+        key: K,
     ) -> impl Iterator<Item = u64> + '_ {
         if self.0.len() != queue.entries.len() {
-            self.0 = queue.entries.iter().map(|(&id, e)| (e.delegator(), id)).collect();
+            self.0 = queue.entries.iter().map(|(&id, e)| (e.key(), id)).collect();
         }
         debug_assert!(
-            self.0.iter().all(|(d, id)| queue.entries.get(id).is_some_and(|e| e.delegator() == *d)),
+            self.0.iter().all(|(k, id)| queue.entries.get(id).is_some_and(|e| e.key() == *k)),
             "the index holds only open records"
         );
-        self.0.range((delegator, 0)..=(delegator, u64::MAX)).map(|&(_, id)| id)
+        self.0.range((key, 0)..=(key, u64::MAX)).map(|&(_, id)| id)
     }
 }
