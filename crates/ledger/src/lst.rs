@@ -83,6 +83,8 @@ enum PoolEntry {
 fn pool_entry(map: &AddrMap<Delegation>) -> PoolEntry {
     match map.last() {
         Some((a, _)) if *a == Address::LST_POOL => PoolEntry::Last,
+        // Below every reserved address (the common case, decided on one byte).
+        Some((a, _)) if a.0[0] != 0xff => PoolEntry::Absent,
         Some((a, _)) if *a > Address::LST_POOL => PoolEntry::Elsewhere,
         _ => PoolEntry::Absent,
     }
@@ -117,12 +119,9 @@ impl Ledger {
     /// The pool's value: buffer + its delegations' value + their unsettled rewards.
     pub fn lst_value(&self) -> u128 {
         let mut v = self.pools.lst_buffer;
-        // Both maps are in address order: each staker is found by walking the stakers alongside.
-        let mut at = 0;
         for (staker, map) in self.delegations.iter() {
             let Some(d) = pool_delegation(map) else { continue };
-            let s = self.stakers.seek(&mut at, staker).and_then(|i| self.stakers.get_at(i, staker));
-            if let Some(s) = s {
+            if let Some(s) = self.stakers.get(staker) {
                 v += s.value_of(d.shares) + pending(s, d).total();
             }
         }
@@ -164,17 +163,11 @@ impl Ledger {
     /// rewards over all of them, in one walk.
     fn pool_positions(&self) -> (Vec<(Address, u128)>, u128) {
         let mut pending_total = 0;
-        let mut at = 0;
         let stakes = self
             .delegations
             .iter()
             .filter_map(|(staker, map)| {
-                let d = pool_delegation(map)?;
-                let s = self
-                    .stakers
-                    .seek(&mut at, staker)
-                    .and_then(|i| self.stakers.get_at(i, staker))
-                    .expect("a delegation's staker exists");
+                let (d, s) = (pool_delegation(map)?, &self.stakers[staker]);
                 pending_total += pending(s, d).total();
                 Some((*staker, s.value_of(d.shares)))
             })
@@ -188,11 +181,9 @@ impl Ledger {
         // the same order: the same buffer, statistics and events as settling them one by one.
         let mut paid = Vec::new();
         let stakers = &mut self.stakers;
-        let mut at = 0;
         self.delegations.for_each_mut(|addr, map| {
             let Some(d) = pool_delegation_mut(map) else { return };
-            let s = stakers.seek(&mut at, addr).and_then(|i| stakers.get_at_mut(i, addr));
-            if let Some(s) = s {
+            if let Some(s) = stakers.get_mut(addr) {
                 let amounts = settle_pair(s, d);
                 if amounts.total() > 0 {
                     paid.push((*addr, amounts));
