@@ -238,13 +238,12 @@ impl<V> AddrMap<V> {
         self.slots[i as usize].as_mut().map(|(k, v)| (&*k, v))
     }
 
-    /// Calls `f` on every entry in address order, values mutable.
-    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&Address, &mut V)) {
-        for &i in &self.order {
-            if let Some((k, v)) = self.slots[i as usize].as_mut() {
-                f(k, v);
-            }
-        }
+    /// Entries in address order with their slots (for [`AddrMap::get_at`] later).
+    pub(crate) fn iter_slots(&self) -> impl Iterator<Item = (u32, &Address, &V)> {
+        self.order.iter().map(|&i| {
+            let (k, v) = self.slot(i);
+            (i, k, v)
+        })
     }
 
     pub(crate) fn keys(&self) -> impl DoubleEndedIterator<Item = &Address> + ExactSizeIterator {

@@ -24,7 +24,7 @@ use crate::{
     Ledger, LedgerError,
     addr_map::AddrMap,
     address::Address,
-    distribution::{pending, settle_pair},
+    distribution::{BySource, pending},
     event::Event,
     math::{mul_div, mul_div_ceil},
     staking::Delegation,
@@ -108,6 +108,24 @@ fn pool_delegation_mut(map: &mut AddrMap<Delegation>) -> Option<&mut Delegation>
     }
 }
 
+/// The pool's delegations as [`Ledger::pool_walk`] found them.
+struct PoolWalk {
+    /// Sum of their values.
+    value: u128,
+    /// Sum of their unsettled rewards.
+    pending: u128,
+    at: Vec<PoolPosition>,
+}
+
+/// One pool delegation: its staker, where the two sit in the ledger's maps, its value and unsettled rewards.
+struct PoolPosition {
+    staker: Address,
+    map_slot: u32,
+    staker_slot: u32,
+    value: u128,
+    amounts: BySource,
+}
+
 /// One step of a redemption plan.
 struct Draw {
     staker: Address,
@@ -159,39 +177,41 @@ impl Ledger {
         q
     }
 
-    /// The value of the pool's delegation at each staker (in staker order), and the pool's unsettled
-    /// rewards over all of them, in one walk.
-    fn pool_positions(&self) -> (Vec<(Address, u128)>, u128) {
-        let mut pending_total = 0;
-        let stakes = self
-            .delegations
-            .iter()
-            .filter_map(|(staker, map)| {
-                let (d, s) = (pool_delegation(map)?, &self.stakers[staker]);
-                pending_total += pending(s, d).total();
-                Some((*staker, s.value_of(d.shares)))
-            })
-            .collect();
-        (stakes, pending_total)
+    /// One walk over the pool's delegations (in staker order): their values and unsettled rewards, and where
+    /// each sits, so that [`Ledger::harvest_walked`] settles them without computing the rewards again.
+    fn pool_walk(&self) -> PoolWalk {
+        let mut walk = PoolWalk { value: 0, pending: 0, at: Vec::new() };
+        for (map_slot, staker, map) in self.delegations.iter_slots() {
+            let Some(d) = pool_delegation(map) else { continue };
+            let Some(staker_slot) = self.stakers.slot_of(staker) else { continue };
+            let s = self.stakers.get_at(staker_slot, staker).expect("slot just found");
+            let (value, amounts) = (s.value_of(d.shares), pending(s, d));
+            walk.value += value;
+            walk.pending += amounts.total();
+            walk.at.push(PoolPosition { staker: *staker, map_slot, staker_slot, value, amounts });
+        }
+        walk
     }
 
-    /// Settles the pool's rewards from every staker into the buffer. O(stakers).
-    fn harvest(&mut self) {
-        // Settle every pool delegation in one walk over the delegation maps (staker order), then pay out in
-        // the same order: the same buffer, statistics and events as settling them one by one.
-        let mut paid = Vec::new();
-        let stakers = &mut self.stakers;
-        self.delegations.for_each_mut(|addr, map| {
-            let Some(d) = pool_delegation_mut(map) else { return };
-            if let Some(s) = stakers.get_mut(addr) {
-                let amounts = settle_pair(s, d);
-                if amounts.total() > 0 {
-                    paid.push((*addr, amounts));
-                }
+    /// Settles the pool's rewards from every staker into the buffer, as walked by [`Ledger::pool_walk`] with
+    /// nothing changed since: each delegation's snapshot moves to its staker's ratios, then the payouts in
+    /// staker order (the same buffer, statistics and events as settling them one by one). O(stakers).
+    fn harvest_walked(&mut self, walk: &PoolWalk) {
+        for p in &walk.at {
+            let map = self.delegations.get_at_mut(p.map_slot, &p.staker).expect("walked");
+            let d = pool_delegation_mut(map).expect("walked");
+            let s = self.stakers.get_at_mut(p.staker_slot, &p.staker).expect("walked");
+            d.snapshot = s.rewards.ratio;
+            let total = p.amounts.total();
+            if total > 0 {
+                s.rewards.outstanding -= total;
+                s.rewards.paid += total;
             }
-        });
-        for (staker, amounts) in paid {
-            self.pay_out(Address::LST_POOL, staker, amounts);
+        }
+        for p in &walk.at {
+            if p.amounts.total() > 0 {
+                self.pay_out(Address::LST_POOL, p.staker, p.amounts);
+            }
         }
     }
 
@@ -233,7 +253,9 @@ impl Ledger {
             return Err(LedgerError::ZeroAmount);
         }
         self.check_balance(account, amount)?;
-        let LstRate { opg, st_opg } = self.lst_rate();
+        // One walk gives the rate (as `lst_rate`) and the rewards the harvest below settles.
+        let walk = self.pool_walk();
+        let (opg, st_opg) = (self.pools.lst_buffer + walk.value + walk.pending, self.lst.total);
         let minted = if st_opg == 0 {
             amount
         } else if opg == 0 {
@@ -245,7 +267,7 @@ impl Ledger {
             return Err(LedgerError::AmountTooSmall(amount));
         }
         st_opg.checked_add(minted).ok_or(LedgerError::Overflow("stOPG supply"))?;
-        self.harvest();
+        self.harvest_walked(&walk);
         self.debit(account, amount)?;
         self.pools.lst_buffer += amount;
         self.lst.total += minted;
@@ -325,8 +347,10 @@ impl Ledger {
         let all = st_amount == self.lst.total;
         // One walk for the pool's stakes and their unsettled rewards: the value is their sum plus the buffer
         // (as `lst_value` computes it).
-        let (stakes, pending) = self.pool_positions();
-        let opg = self.pools.lst_buffer + stakes.iter().map(|(_, v)| *v).sum::<u128>() + pending;
+        let walk = self.pool_walk();
+        let (stakes, pending): (Vec<(Address, u128)>, u128) =
+            (walk.at.iter().map(|p| (p.staker, p.value)).collect(), walk.pending);
+        let opg = self.pools.lst_buffer + walk.value + pending;
         let st_opg = self.lst.total;
         let owed = if all {
             opg
@@ -337,7 +361,7 @@ impl Ledger {
         let buffer_after = self.pools.lst_buffer + pending;
         let from_buffer = owed.min(buffer_after);
         let draws = self.plan_draws(stakes, owed - from_buffer, all)?;
-        self.harvest();
+        self.harvest_walked(&walk);
         self.lst.total -= st_amount;
         let h = self.lst.holders.get_mut(&account).expect("checked");
         *h -= st_amount;
