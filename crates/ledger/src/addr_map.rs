@@ -153,6 +153,12 @@ impl<V> AddrMap<V> {
         }
     }
 
+    /// The value in a live `slot`, whatever its key: for a caller that has just checked the key with
+    /// [`AddrMap::get_at`] or found the slot with [`AddrMap::slot_of`].
+    pub(crate) fn value_at_mut(&mut self, slot: u32) -> Option<&mut V> {
+        self.slots.get_mut(slot as usize)?.as_mut().map(|(_, v)| v)
+    }
+
     pub(crate) fn contains_key(&self, key: &Address) -> bool {
         self.index.contains_key(key)
     }

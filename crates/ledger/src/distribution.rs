@@ -435,7 +435,8 @@ fn delegation_at<'a>(
         r.map_slot = delegations.slot_of(&r.staker)?;
         r.slot = delegations.get_at(r.map_slot, &r.staker)?.slot_of(&delegator)?;
     }
-    delegations.get_at_mut(r.map_slot, &r.staker)?.get_at_mut(r.slot, &delegator)
+    // Both slots hold the keys now (checked or just found): no second comparison.
+    delegations.value_at_mut(r.map_slot)?.value_at_mut(r.slot)
 }
 
 /// The staker `r` names, its slot refreshed when stale.
@@ -446,5 +447,5 @@ fn staker_at<'a>(
     if stakers.get_at(r.staker_slot, &r.staker).is_none() {
         r.staker_slot = stakers.slot_of(&r.staker)?;
     }
-    stakers.get_at_mut(r.staker_slot, &r.staker)
+    stakers.value_at_mut(r.staker_slot)
 }
