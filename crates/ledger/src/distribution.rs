@@ -126,10 +126,27 @@ impl Ledger {
     /// Credits `amount` from `source` to a staker: commission to its owner's balance at once, the rest to its
     /// delegators through the reward-per-share ratio. O(1) whatever the number of delegators.
     pub(crate) fn allocate(&mut self, staker_addr: Address, source: RewardSource, amount: u128) {
+        self.allocate_at(None, staker_addr, source, amount);
+    }
+
+    /// [`Ledger::allocate`] to the staker in `slot` when that slot holds it (found by address otherwise).
+    fn allocate_at(
+        &mut self,
+        slot: Option<u32>,
+        staker_addr: Address,
+        source: RewardSource,
+        amount: u128,
+    ) {
         if amount == 0 {
             return;
         }
-        let Some(staker) = self.stakers.get_mut(&staker_addr) else {
+        let staker = match slot {
+            Some(i) if self.stakers.get_at(i, &staker_addr).is_some() => {
+                self.stakers.value_at_mut(i)
+            }
+            _ => self.stakers.get_mut(&staker_addr),
+        };
+        let Some(staker) = staker else {
             // Callers only allocate to existing stakers; keep the tokens rather than lose them.
             self.pools.treasury += amount;
             return;
@@ -164,14 +181,15 @@ impl Ledger {
     }
 
     /// The active stakers of `role` with their bonded tokens, in address order, and the tokens' sum.
-    pub(crate) fn stake_recipients(&self, role: Role) -> (Vec<(Address, u128)>, u128) {
-        let recipients: Vec<(Address, u128)> = self
+    /// With their slots, so that allocating to them needs no lookup.
+    pub(crate) fn stake_recipients(&self, role: Role) -> (Vec<(Address, u32, u128)>, u128) {
+        let recipients: Vec<(Address, u32, u128)> = self
             .stakers
-            .iter()
-            .filter(|(_, s)| s.role == role && s.is_active())
-            .map(|(a, s)| (*a, s.tokens))
+            .iter_slots()
+            .filter(|(_, _, s)| s.role == role && s.is_active())
+            .map(|(i, a, s)| (*a, i, s.tokens))
             .collect();
-        let total = recipients.iter().map(|(_, t)| *t).sum();
+        let total = recipients.iter().map(|(_, _, t)| *t).sum();
         (recipients, total)
     }
 
@@ -180,7 +198,7 @@ impl Ledger {
     /// what was allocated (the rounding remainder stays with the caller for the next block). O(stakers).
     pub(crate) fn allocate_by_stake(
         &mut self,
-        (recipients, total): &(Vec<(Address, u128)>, u128),
+        (recipients, total): &(Vec<(Address, u32, u128)>, u128),
         source: RewardSource,
         amount: u128,
     ) -> u128 {
@@ -188,9 +206,9 @@ impl Ledger {
             return 0;
         }
         let mut given = 0;
-        for &(addr, tokens) in recipients {
+        for &(addr, slot, tokens) in recipients {
             let part = mul_div(amount, tokens, *total).unwrap_or(0);
-            self.allocate(addr, source, part);
+            self.allocate_at(Some(slot), addr, source, part);
             given += part;
         }
         given
