@@ -192,7 +192,7 @@ function rawConnection(u) {
       socket.write(framed);
     });
   }
-  return { ready, send, close: () => socket.destroy() };
+  return { ready, send, closed: () => failed !== null, close: () => socket.destroy() };
 }
 
 function rawClient(url) {
@@ -212,7 +212,9 @@ function rawClient(url) {
   let shared = null;
   async function post(body, conn) {
     if (!conn) {
-      if (!shared) shared = await connect();
+      // The shared connection sits idle while the other node is measured, and a server may close an idle
+      // keep-alive connection: open a new one then. Nothing was in flight on it.
+      if (!shared || shared.closed()) shared = await connect();
       conn = shared;
     }
     return conn.send(frame(body));
