@@ -101,13 +101,20 @@ pub struct RewardPool {
 /// the amounts out ([`Ledger::pay_out`]).
 pub(crate) fn settle_pair(staker: &mut Staker, delegation: &mut Delegation) -> BySource {
     let amounts = pending(staker, delegation);
+    take_pending(staker, delegation, amounts);
+    amounts
+}
+
+/// The second half of [`settle_pair`], for a caller that computed `amounts = pending(staker, delegation)`
+/// itself with nothing changed since: the delegation's snapshot moves to the staker's ratios and the amounts
+/// leave the staker's outstanding rewards.
+pub(crate) fn take_pending(staker: &mut Staker, delegation: &mut Delegation, amounts: BySource) {
     delegation.snapshot = staker.rewards.ratio;
     let total = amounts.total();
     if total > 0 {
         staker.rewards.outstanding -= total;
         staker.rewards.paid += total;
     }
-    amounts
 }
 
 pub(crate) fn pending(staker: &Staker, delegation: &Delegation) -> BySource {

@@ -24,7 +24,7 @@ use crate::{
     Ledger, LedgerError,
     addr_map::AddrMap,
     address::Address,
-    distribution::{BySource, pending},
+    distribution::{BySource, pending, take_pending},
     event::Event,
     math::{mul_div, mul_div_ceil},
     staking::Delegation,
@@ -201,12 +201,7 @@ impl Ledger {
             let map = self.delegations.get_at_mut(p.map_slot, &p.staker).expect("walked");
             let d = pool_delegation_mut(map).expect("walked");
             let s = self.stakers.get_at_mut(p.staker_slot, &p.staker).expect("walked");
-            d.snapshot = s.rewards.ratio;
-            let total = p.amounts.total();
-            if total > 0 {
-                s.rewards.outstanding -= total;
-                s.rewards.paid += total;
-            }
+            take_pending(s, d, p.amounts);
         }
         for p in &walk.at {
             if p.amounts.total() > 0 {
