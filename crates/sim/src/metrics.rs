@@ -179,12 +179,19 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     }
     // The two order statistics the interpolation reads, without sorting everything: under `total_cmp`
     // equal values are the same bits, so they are the sorted slice's entries exactly.
-    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (lo, hi, weight) = ranks(values.len(), q);
     let mut v = values.to_vec();
     let (_, &mut a, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
     let b = if hi == lo { a } else { above.iter().copied().min_by(f64::total_cmp).unwrap_or(a) };
-    a + (b - a) * (pos - lo as f64)
+    a + (b - a) * weight
+}
+
+/// Where the `q`-quantile of `n > 0` sorted values lies: the two ranks it interpolates between and the
+/// weight of the upper one.
+fn ranks(n: usize, q: f64) -> (usize, usize, f64) {
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    (lo, pos.ceil() as usize, pos - lo as f64)
 }
 
 /// [`quantile`] of values already sorted (by `f64::total_cmp`), for several quantiles of one sample.
@@ -192,9 +199,8 @@ pub(crate) fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    let (lo, hi, weight) = ranks(v.len(), q);
+    v[lo] + (v[hi] - v[lo]) * weight
 }
 
 #[cfg(test)]
