@@ -1,7 +1,9 @@
 //! Building a revm `Evm` for one transaction, with the inference and staking precompiles and the hub
 //! installed.
 //! `Evm` is `!Send`, so one is built per transaction on the calling thread; the database it reads
-//! (`WorldState` behind a `CacheDB`) is `Send` and lives in the chain's shared state.
+//! (`WorldState` behind a `CacheDB`) is `Send` and lives in the chain's shared state. What does not
+//! depend on the database, the call-frame stack, is kept per thread and handed from one `Evm` to the
+//! next: revm preallocates eight frames of 36 KiB (stack and memory) for each new `Evm`.
 
 use std::{cell::RefCell, sync::Arc};
 
@@ -10,14 +12,16 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
 };
 use revm::{
-    Context, Database, ExecuteEvm, Journal, MainBuilder,
+    Context, Database, ExecuteEvm, Journal,
     context::{
         BlockEnv, CfgEnv, Evm, TxEnv,
         result::{EVMError, ExecutionResult, InvalidTransaction},
     },
-    context_interface::{ContextTr, JournalTr},
-    handler::{EthPrecompiles, PrecompileProvider},
-    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+    context_interface::{ContextTr, JournalTr, local::FrameStack},
+    handler::{EthFrame, EthPrecompiles, PrecompileProvider, instructions::EthInstructions},
+    interpreter::{
+        CallInputs, Gas, InstructionResult, InterpreterResult, interpreter::EthInterpreter,
+    },
     primitives::{AddressSet, hardfork::SpecId},
     state::EvmState,
 };
@@ -39,6 +43,15 @@ thread_local! {
     /// The warm address set of the last hub address this thread built an EVM for: one is built per
     /// transaction, and the set is the same for every one of them.
     static WARM: RefCell<Option<(Address, Arc<AddressSet>)>> = const { RefCell::new(None) };
+}
+
+/// The call frames of one `Evm`; their type does not depend on the database.
+type Frames = FrameStack<EthFrame<EthInterpreter>>;
+
+thread_local! {
+    /// The frames of the last `Evm` this thread dropped, for the next one it builds. Taken while an
+    /// `Evm` runs, so one built meanwhile (none is, today) gets fresh frames.
+    static FRAMES: RefCell<Option<Frames>> = const { RefCell::new(None) };
 }
 
 impl<'a> OgnPrecompiles<'a> {
@@ -195,13 +208,20 @@ pub(crate) fn transact<'a, DB: Database>(
     let mut ctx: Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()> = Context::new(db, SPEC);
     ctx.cfg = cfg;
     ctx.block = block_env;
-    let mut evm: Evm<_, _, _, OgnPrecompiles<'a>, _> =
-        ctx.build_mainnet().with_precompiles(OgnPrecompiles::new(hub, session));
+    // `build_mainnet` with this thread's frames instead of eight new ones.
+    let frame_stack =
+        FRAMES.with_borrow_mut(Option::take).unwrap_or_else(|| Frames::new_prealloc(8));
+    let mut evm = Evm {
+        ctx,
+        inspector: (),
+        instruction: EthInstructions::new_mainnet_with_spec(SPEC),
+        precompiles: OgnPrecompiles::new(hub, session),
+        frame_stack,
+    };
     let result = evm.transact(tx).map(|r| (r.result, r.state));
-    let mut session = std::mem::replace(
-        &mut evm.precompiles.session,
-        Session::new(crate::inference::Source::Unavailable),
-    );
+    let Evm { precompiles, frame_stack, .. } = evm;
+    FRAMES.with_borrow_mut(|frames| *frames = Some(frame_stack));
+    let mut session = precompiles.session;
     if result.is_ok() {
         session.check_all_consumed();
     }
