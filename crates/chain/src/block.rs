@@ -249,6 +249,8 @@ pub struct ExecutedBlock {
     pub block: ChainBlock,
     pub(crate) diff: StateDiff,
     pub(crate) changed: std::collections::BTreeMap<Address, Option<Account>>,
+    /// The account trie's side of `changed`, hashed with the state root.
+    pub(crate) trie: crate::state::TrieUpdate,
 }
 
 /// Encodes a transaction (EIP-2718).

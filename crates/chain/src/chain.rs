@@ -1425,7 +1425,7 @@ impl Chain {
         outcome: RunOutcome,
     ) -> ExecutedBlock {
         let changed = core.world.changed_accounts(&outcome.diff);
-        let state_root = core.world.root_with(&changed);
+        let (state_root, trie) = core.world.root_with(&changed);
         let envelopes: Vec<TxEnvelope> = outcome.included.iter().map(|t| t.tx.clone()).collect();
         let receipt_envelopes: Vec<ReceiptEnvelope> =
             outcome.receipts.iter().map(|r| r.envelope.clone()).collect();
@@ -1460,13 +1460,13 @@ impl Chain {
             inference: proposal.inference.clone(),
             receipts: outcome.receipts,
         };
-        ExecutedBlock { block, diff: outcome.diff, changed }
+        ExecutedBlock { block, diff: outcome.diff, changed, trie }
     }
 
     /// Writes an executed block atomically, makes it the head, and notifies subscribers. Transactions it
     /// holds leave the pool; the others are checked again against the new head.
     pub fn commit_block(&self, executed: ExecutedBlock) -> Result<Arc<ChainBlock>, ChainError> {
-        let ExecutedBlock { block, diff, changed } = executed;
+        let ExecutedBlock { block, diff, changed, trie } = executed;
         let _commit = self.inner.commit_lock.lock();
         if block.header.parent_hash != self.inner.core.read().head_hash {
             return Err(ChainError::InvalidBlock {
@@ -1504,7 +1504,7 @@ impl Chain {
         let mut pool = self.inner.pool.lock();
         {
             let mut core = self.inner.core.write();
-            core.world.apply(changed, &diff.codes);
+            core.world.apply(changed, trie, &diff.codes);
             core.world.block_hashes.insert(block.header.number, block.hash);
             let number = block.header.number;
             core.world.block_hashes.retain(|n, _| *n + 256 > number);

@@ -153,6 +153,17 @@ fn leaf_rlp(a: &Account) -> Vec<u8> {
     out
 }
 
+/// A block's change to the account trie: computed with its state root ([`WorldState::root_with`])
+/// and applied as it is when the block is committed ([`WorldState::apply`]), so the sub-tries the
+/// block touches are hashed once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrieUpdate {
+    /// Changed leaves by hashed address (`None`: removed).
+    leaves: BTreeMap<B256, Option<Vec<u8>>>,
+    /// The new hashes of the sub-tries two nibbles down that the leaves fall in, by first byte.
+    groups: Vec<(usize, Option<B256>)>,
+}
+
 impl WorldState {
     /// The accounts `diff` produces, with their storage roots (not yet applied).
     pub(crate) fn changed_accounts(&self, diff: &StateDiff) -> BTreeMap<Address, Option<Account>> {
@@ -195,8 +206,12 @@ impl WorldState {
         out
     }
 
-    /// The state root after `changed` (from [`Self::changed_accounts`]) would be applied.
-    pub(crate) fn root_with(&self, changed: &BTreeMap<Address, Option<Account>>) -> B256 {
+    /// The state root after `changed` (from [`Self::changed_accounts`]) would be applied, and the
+    /// trie's side of that change, for [`Self::apply`]: hashed here once.
+    pub(crate) fn root_with(
+        &self,
+        changed: &BTreeMap<Address, Option<Account>>,
+    ) -> (B256, TrieUpdate) {
         // Changed leaves by hashed address (`None` = removed).
         let overrides: BTreeMap<B256, Option<Vec<u8>>> = changed
             .iter()
@@ -209,10 +224,13 @@ impl WorldState {
         for k in overrides.keys() {
             touched[usize::from(k[0])] = true;
         }
-        let group = |g: usize| -> Option<B256> {
+        let mut groups = Vec::new();
+        let mut group = |g: usize| -> Option<B256> {
             if touched[g] {
                 let (lo, hi) = byte_range(g, g);
-                subtrie_hash(2, &self.merged(&overrides, lo, hi))
+                let hash = subtrie_hash(2, &self.merged(&overrides, lo, hi));
+                groups.push((g, hash));
+                hash
             } else {
                 self.groups[g]
             }
@@ -229,11 +247,13 @@ impl WorldState {
                 _ => Some(branch_hash(&children)),
             };
         }
-        if level1.iter().flatten().count() >= 2 {
-            return branch_hash(&level1);
-        }
-        let all = self.merged(&overrides, B256::ZERO, B256::repeat_byte(0xff));
-        subtrie_hash(0, &all).unwrap_or(EMPTY_ROOT_HASH)
+        let root = if level1.iter().flatten().count() >= 2 {
+            branch_hash(&level1)
+        } else {
+            let all = self.merged(&overrides, B256::ZERO, B256::repeat_byte(0xff));
+            subtrie_hash(0, &all).unwrap_or(EMPTY_ROOT_HASH)
+        };
+        (root, TrieUpdate { leaves: overrides, groups })
     }
 
     /// The leaves with keys in `lo..=hi` after `overrides` (sorted; `None` overrides remove).
@@ -299,39 +319,42 @@ impl WorldState {
 
     /// The current state root.
     pub(crate) fn root(&self) -> B256 {
-        self.root_with(&BTreeMap::new())
+        self.root_with(&BTreeMap::new()).0
     }
 
-    /// Applies computed account changes and new code.
+    /// Applies computed account changes, their trie update (from [`Self::root_with`] on this same
+    /// state) and new code.
     pub(crate) fn apply(
         &mut self,
         changed: BTreeMap<Address, Option<Account>>,
+        trie: TrieUpdate,
         codes: &BTreeMap<B256, Bytes>,
     ) {
         for (hash, code) in codes {
             self.codes.entry(*hash).or_insert_with(|| Bytecode::new_raw(code.clone()));
         }
-        let touched: Vec<u8> = changed
-            .iter()
-            .map(|(address, account)| match account {
-                Some(a) => a.hashed_address[0],
-                None => keccak256(address)[0],
-            })
-            .collect();
         for (address, account) in changed {
             match account {
                 None => {
-                    if let Some(old) = self.accounts.remove(&address) {
-                        self.leaves.remove(&old.hashed_address);
-                    }
+                    self.accounts.remove(&address);
                 }
                 Some(a) => {
-                    self.leaves.insert(a.hashed_address, leaf_rlp(&a));
                     self.accounts.insert(address, a);
                 }
             }
         }
-        self.refresh_groups(touched);
+        for (key, leaf) in trie.leaves {
+            match leaf {
+                None => self.leaves.remove(&key),
+                Some(rlp) => self.leaves.insert(key, rlp),
+            };
+        }
+        if self.groups.len() != 256 {
+            self.groups = vec![None; 256];
+        }
+        for (g, hash) in trie.groups {
+            self.groups[g] = hash;
+        }
     }
 
     /// Inserts an account as genesis does.
@@ -519,10 +542,14 @@ mod tests {
             diff.accounts.insert(addr((step * 13 + 1) % n), AccountChange::Deleted);
             diff.accounts.insert(addr(0), updated(1, 9, &[(step, step + 1), (1, step % 2)]));
             let changed = world.changed_accounts(&diff);
-            let predicted = world.root_with(&changed);
-            world.apply(changed, &diff.codes);
+            let (predicted, trie) = world.root_with(&changed);
+            world.apply(changed, trie, &diff.codes);
             assert_eq!(predicted, world.root(), "{n} accounts, step {step}");
             assert_eq!(world.root(), root_from_scratch(&world), "{n} accounts, step {step}");
+            // The sub-trie hashes the update carried are those a rebuild computes.
+            let mut rebuilt = world.clone();
+            rebuilt.rebuild_leaves();
+            assert_eq!(rebuilt.groups, world.groups, "{n} accounts, step {step}");
         }
         // A rebuild from the accounts alone (as after loading from disk) gives the same caches.
         let mut reloaded =
@@ -537,8 +564,9 @@ mod tests {
             diff.accounts.insert(*a, AccountChange::Deleted);
         }
         let changed = world.changed_accounts(&diff);
-        assert_eq!(world.root_with(&changed), EMPTY_ROOT_HASH);
-        world.apply(changed, &diff.codes);
+        let (root, trie) = world.root_with(&changed);
+        assert_eq!(root, EMPTY_ROOT_HASH);
+        world.apply(changed, trie, &diff.codes);
         assert_eq!(world.root(), EMPTY_ROOT_HASH);
     }
 
