@@ -2,6 +2,10 @@
 // (eth_sendRawTransaction, keep-alive HTTP, one stream per sender so nonces arrive in order), waits until
 // every receipt exists and prints one JSON line with the throughput.
 //
+// BENCH_WARMUP=W (default 400) transactions of the same kind go first through the same connections, off the
+// clock, and the clock starts once their receipts exist: the client process is new for each measurement,
+// and its first requests run while V8 compiles the hot paths on the same two cores as the node under test.
+//
 // BENCH_BATCH=K (default 1) sends standard JSON-RPC batch requests (an array of K eth_sendRawTransaction
 // calls) instead, one batch in flight per stream. A hardhat node in automine handles a batch's calls
 // concurrently and refuses a nonce that arrives before the one below it, so each call of a batch is from a
@@ -310,6 +314,8 @@ async function main() {
   const batch = Number(process.env.BENCH_BATCH || 1);
   if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`BENCH_BATCH must be a positive integer`);
   if (batch > 1 && kind !== "transfers") throw new Error("BENCH_BATCH applies to transfers only");
+  const warmup = Number(process.env.BENCH_WARMUP ?? 400);
+  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`BENCH_WARMUP must be a non-negative integer`);
   // Senders: stream k sends from wallets[k] (batch 1) or from wallets[k*batch .. k*batch+batch-1].
   const wallets = batch === 1 ? devWallets(streams) : devWallets(streams * batch, 10);
   if (batch > 1) await fund(rpc, chainId, maxFee, wallets);
@@ -327,9 +333,12 @@ async function main() {
   }
   const signStart = performance.now();
   const senders = wallets.length;
+  // The first `warm` transactions of every sender are the warm-up (the same number for each, so that the
+  // first `warm` requests of every stream are the warm-up in batches too).
+  const warm = Math.ceil(warmup / senders);
   for (let k = 0; k < senders; k++) {
     const nonce = BigInt(await rpc.call("eth_getTransactionCount", [wallets[k].address, "pending"]));
-    const n = Math.floor(count / senders) + (k < count % senders ? 1 : 0);
+    const n = warm + Math.floor(count / senders) + (k < count % senders ? 1 : 0);
     for (let i = 0; i < n; i++) {
       const tx = {
         type: 2,
@@ -351,7 +360,6 @@ async function main() {
     }
   }
   const signMs = performance.now() - signStart;
-  const headBefore = Number(await rpc.call("eth_blockNumber", []));
 
   // The request bodies are serialized ahead of time too, and each stream has its own connection.
   const call = (raw) => ({ jsonrpc: "2.0", id: rpc.nextId(), method: "eth_sendRawTransaction", params: [raw] });
@@ -370,40 +378,56 @@ async function main() {
   }
   const conns = await Promise.all(framed.map(() => rpc.connect()));
 
+  // Sends the requests `from..to` of every stream concurrently; returns the hashes and the latencies.
+  async function send(from, to) {
+    const hashes = [];
+    const latencies = [];
+    await Promise.all(
+      framed.map(async (bodies, k) => {
+        for (const body of bodies.slice(from, to)) {
+          const t = performance.now();
+          const r = await rpc.send(body, conns[k]);
+          for (const x of Array.isArray(r) ? r : [r]) {
+            if (x.error) throw new Error(`eth_sendRawTransaction: ${x.error.code} ${x.error.message}`);
+            hashes.push(x.result);
+          }
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    return { hashes, latencies };
+  }
+  // Until every receipt of `hashes` exists (batches of 200; polls again for the missing ones); returns
+  // how many failed.
+  async function receipts(hashes) {
+    let missing = hashes.slice();
+    let failed = 0;
+    while (missing.length > 0) {
+      const still = [];
+      for (let i = 0; i < missing.length; i += 200) {
+        const chunk = missing.slice(i, i + 200);
+        const got = await rpc.batch("eth_getTransactionReceipt", chunk.map((h) => [h]));
+        got.forEach((r, j) => {
+          if (!r) still.push(chunk[j]);
+          else if (r.status !== "0x1") failed++;
+        });
+      }
+      missing = still;
+      if (missing.length > 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    return failed;
+  }
+
+  if (warm > 0) {
+    const { hashes } = await send(0, warm);
+    if ((await receipts(hashes)) > 0) throw new Error("warm-up transactions failed");
+  }
+  const headBefore = Number(await rpc.call("eth_blockNumber", []));
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const hashes = [];
-  const latencies = [];
-  await Promise.all(
-    framed.map(async (bodies, k) => {
-      for (const body of bodies) {
-        const t = performance.now();
-        const r = await rpc.send(body, conns[k]);
-        for (const x of Array.isArray(r) ? r : [r]) {
-          if (x.error) throw new Error(`eth_sendRawTransaction: ${x.error.code} ${x.error.message}`);
-          hashes.push(x.result);
-        }
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
+  const { hashes, latencies } = await send(warm, Infinity);
   const sentMs = performance.now() - t0;
-  // Until every receipt exists (batches of 200; polls again for the missing ones).
-  let missing = hashes.slice();
-  let failed = 0;
-  while (missing.length > 0) {
-    const still = [];
-    for (let i = 0; i < missing.length; i += 200) {
-      const chunk = missing.slice(i, i + 200);
-      const receipts = await rpc.batch("eth_getTransactionReceipt", chunk.map((h) => [h]));
-      receipts.forEach((r, j) => {
-        if (!r) still.push(chunk[j]);
-        else if (r.status !== "0x1") failed++;
-      });
-    }
-    missing = still;
-    if (missing.length > 0) await new Promise((r) => setTimeout(r, 5));
-  }
+  const failed = await receipts(hashes);
   const totalMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const headAfter = Number(await rpc.call("eth_blockNumber", []));
